@@ -1,0 +1,609 @@
+//! Argon2id password hashing, bounded and run off the async executor.
+//!
+//! Argon2 deliberately burns ~20 MiB and tens of milliseconds per call.
+//! Running it on an async worker thread would stall every other request on
+//! that thread, and running unbounded numbers at once would let a login
+//! flood exhaust memory. [`PasswordHasher`] therefore:
+//!
+//! * admits at most `max_in_flight + max_queued` calls at a time and refuses
+//!   the rest immediately with [`PasswordError::Busy`] (the HTTP layer turns
+//!   that into `503` + `Retry-After`), so overload sheds load instead of
+//!   building an ever-growing queue;
+//! * runs at most `max_in_flight` hashes concurrently, each in
+//!   `spawn_blocking`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
+
+use crate::token::try_random_bytes;
+
+/// Salt length in bytes (128 bits, the PHC/argon2 recommendation).
+const SALT_LEN: usize = 16;
+
+/// Password used only to build the dummy hash for [`PasswordHasher::verify_dummy`].
+/// It is not a secret: the dummy hash never authenticates anyone.
+const DUMMY_PASSWORD: &str = "authn-core dummy password";
+
+/// Argon2id cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Argon2Params {
+    /// Memory in KiB.
+    pub m_cost_kib: u32,
+    /// Number of passes over memory.
+    pub t_cost: u32,
+    /// Degree of parallelism (lanes).
+    pub p_cost: u32,
+}
+
+impl Default for Argon2Params {
+    /// OWASP Password Storage Cheat Sheet minimum for argon2id:
+    /// m = 19 MiB, t = 2, p = 1.
+    fn default() -> Self {
+        Self {
+            m_cost_kib: 19_456,
+            t_cost: 2,
+            p_cost: 1,
+        }
+    }
+}
+
+/// Errors from password hashing. Messages never contain passwords or hashes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordError {
+    /// Too many hashing requests are already admitted; retry later.
+    #[error("password hasher is busy")]
+    Busy,
+    /// The stored hash is not a valid argon2 PHC string.
+    #[error("stored password hash is malformed or unsupported")]
+    InvalidHash,
+    /// The configured parameters or limits are unusable.
+    #[error("invalid password hasher parameters")]
+    InvalidParams,
+    /// Hashing failed internally (e.g. memory allocation or OS RNG failure).
+    #[error("password hashing failed")]
+    Hash,
+    /// The blocking task could not run or did not finish (it panicked or was
+    /// cancelled, or no Tokio runtime is running).
+    #[error("password hashing task failed")]
+    TaskFailed,
+}
+
+/// Outcome of [`PasswordHasher::verify`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verification {
+    /// The password matches the stored hash.
+    pub matches: bool,
+    /// The stored hash uses another algorithm, version or parameters than
+    /// the configured ones; on a match, the caller should store a new
+    /// [`PasswordHasher::hash`] of the password.
+    pub needs_rehash: bool,
+}
+
+/// Bounded argon2id hasher. Cloning is cheap and clones share the limits.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Argon2Params,
+    params: Params,
+    max_in_flight: usize,
+    /// `max_in_flight + max_queued` permits: one per admitted call.
+    admission: Arc<Semaphore>,
+    capacity: usize,
+    /// `max_in_flight` permits: one per running argon2 computation.
+    execution: Arc<Semaphore>,
+    /// Hash of [`DUMMY_PASSWORD`] with the configured parameters, built on
+    /// first use so construction stays cheap.
+    dummy: OnceCell<PasswordHash>,
+}
+
+impl fmt::Debug for PasswordHasher {
+    // Manual impl: shows configuration and load, never the dummy hash.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordHasher")
+            .field("params", &self.inner.config)
+            .field("max_in_flight", &self.inner.max_in_flight)
+            .field("capacity", &self.inner.capacity)
+            .field("queue_depth", &self.queue_depth())
+            .finish()
+    }
+}
+
+impl PasswordHasher {
+    /// Creates a hasher running at most `max_in_flight` argon2 computations
+    /// at once, with at most `max_queued` more calls waiting; calls beyond
+    /// that fail with [`PasswordError::Busy`].
+    ///
+    /// Fails with [`PasswordError::InvalidParams`] if argon2 rejects `params`,
+    /// `max_in_flight` is 0, or the total exceeds Tokio's semaphore limit.
+    pub fn new(
+        params: Argon2Params,
+        max_in_flight: usize,
+        max_queued: usize,
+    ) -> Result<Self, PasswordError> {
+        let argon_params = Params::new(params.m_cost_kib, params.t_cost, params.p_cost, None)
+            .map_err(|_| PasswordError::InvalidParams)?;
+        if max_in_flight == 0 {
+            return Err(PasswordError::InvalidParams);
+        }
+        // Semaphore::new panics above MAX_PERMITS, so check first.
+        let capacity = max_in_flight
+            .checked_add(max_queued)
+            .filter(|&c| c <= Semaphore::MAX_PERMITS)
+            .ok_or(PasswordError::InvalidParams)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config: params,
+                params: argon_params,
+                max_in_flight,
+                admission: Arc::new(Semaphore::new(capacity)),
+                capacity,
+                execution: Arc::new(Semaphore::new(max_in_flight)),
+                dummy: OnceCell::new(),
+            }),
+        })
+    }
+
+    /// Sizes the limits for this machine: one running hash per available CPU
+    /// (argon2 with p=1 is single-threaded) and 8× that many waiting.
+    pub fn for_machine(params: Argon2Params) -> Result<Self, PasswordError> {
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        Self::new(params, cpus, cpus.saturating_mul(8))
+    }
+
+    /// [`for_machine`](Self::for_machine) with the default (OWASP) parameters.
+    pub fn default_for_machine() -> Result<Self, PasswordError> {
+        Self::for_machine(Argon2Params::default())
+    }
+
+    /// The configured argon2 parameters.
+    pub fn params(&self) -> Argon2Params {
+        self.inner.config
+    }
+
+    /// Calls currently admitted (waiting for a slot or running), for metrics.
+    pub fn queue_depth(&self) -> usize {
+        self.inner
+            .capacity
+            .saturating_sub(self.inner.admission.available_permits())
+    }
+
+    /// Hashes `password` with argon2id v0x13, the configured parameters and a
+    /// random 16-byte salt from the OS CSPRNG; returns the PHC string
+    /// (`$argon2id$v=19$m=...,t=...,p=...$<salt>$<hash>`).
+    pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
+        let hash = self.hash_phc(password).await?;
+        Ok(hash.to_string())
+    }
+
+    async fn hash_phc(&self, password: &str) -> Result<PasswordHash, PasswordError> {
+        let admission = self.admit()?;
+        let salt = try_random_bytes::<SALT_LEN>().map_err(|_| PasswordError::Hash)?;
+        let params = self.inner.params.clone();
+        let password = password.to_owned();
+        self.run(admission, move || {
+            Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+                .hash_password_with_salt(password.as_bytes(), &salt)
+                .map_err(|_| PasswordError::Hash)
+        })
+        .await
+    }
+
+    /// Verifies `password` against a stored argon2 PHC string.
+    ///
+    /// Any valid argon2 hash is accepted (argon2id/argon2i/argon2d, any
+    /// version and parameters), using the parameters recorded in it.
+    /// Returns [`PasswordError::InvalidHash`] for a malformed string, before
+    /// doing any expensive work.
+    pub async fn verify(&self, password: &str, phc: &str) -> Result<Verification, PasswordError> {
+        let parsed = PasswordHash::new(phc).map_err(|_| PasswordError::InvalidHash)?;
+        self.verify_parsed(password, parsed).await
+    }
+
+    async fn verify_parsed(
+        &self,
+        password: &str,
+        parsed: PasswordHash,
+    ) -> Result<Verification, PasswordError> {
+        let needs_rehash = self.check_stored(&parsed)?;
+        let admission = self.admit()?;
+        let password = password.to_owned();
+        let matches = self
+            .run(admission, move || {
+                // The algorithm, version and parameters come from `parsed`;
+                // the instance's own settings are not used for verification.
+                // The output comparison is constant-time (phc::Output::eq).
+                match Argon2::default().verify_password(password.as_bytes(), &parsed) {
+                    Ok(()) => Ok(true),
+                    Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
+                    Err(
+                        argon2::password_hash::Error::OutOfMemory
+                        | argon2::password_hash::Error::Internal
+                        | argon2::password_hash::Error::Crypto
+                        | argon2::password_hash::Error::RngFailure,
+                    ) => Err(PasswordError::Hash),
+                    Err(_) => Err(PasswordError::InvalidHash),
+                }
+            })
+            .await?;
+        Ok(Verification {
+            matches,
+            needs_rehash,
+        })
+    }
+
+    /// Checks that a parsed PHC hash is a usable argon2 hash and reports
+    /// whether it differs from the configured algorithm and parameters.
+    fn check_stored(&self, hash: &PasswordHash) -> Result<bool, PasswordError> {
+        let algorithm =
+            Algorithm::new(hash.algorithm.as_str()).map_err(|_| PasswordError::InvalidHash)?;
+        let version = hash
+            .version
+            .map(Version::try_from)
+            .transpose()
+            .map_err(|_| PasswordError::InvalidHash)?;
+        let params = Params::try_from(hash).map_err(|_| PasswordError::InvalidHash)?;
+        // Without salt or output there is nothing to verify against; the
+        // library would report "wrong password", which would hide corruption.
+        if hash.salt.is_none() || hash.hash.is_none() {
+            return Err(PasswordError::InvalidHash);
+        }
+        let cfg = &self.inner.config;
+        let current = algorithm == Algorithm::Argon2id
+            && version == Some(Version::V0x13)
+            && params.m_cost() == cfg.m_cost_kib
+            && params.t_cost() == cfg.t_cost
+            && params.p_cost() == cfg.p_cost
+            && params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN)
+                == Params::DEFAULT_OUTPUT_LEN
+            && params.keyid().is_empty()
+            && params.data().is_empty();
+        Ok(!current)
+    }
+
+    /// Does the work of a real [`verify`](Self::verify) (same parameters,
+    /// same limits) against a fixed dummy hash and discards the result.
+    ///
+    /// Call it when the account does not exist, so the response time does
+    /// not reveal which emails are registered. The dummy hash is computed on
+    /// first use; that first call costs one extra hash.
+    pub async fn verify_dummy(&self, password: &str) -> Result<(), PasswordError> {
+        let dummy = self
+            .inner
+            .dummy
+            .get_or_try_init(|| self.hash_phc(DUMMY_PASSWORD))
+            .await?
+            .clone();
+        self.verify_parsed(password, dummy).await.map(|_| ())
+    }
+
+    /// Takes an admission permit or fails at once: waiting here would let a
+    /// flood build an unbounded queue of requests.
+    fn admit(&self) -> Result<OwnedSemaphorePermit, PasswordError> {
+        Arc::clone(&self.inner.admission)
+            .try_acquire_owned()
+            .map_err(|_| PasswordError::Busy)
+    }
+
+    /// Waits for an execution slot, then runs `work` on Tokio's blocking pool.
+    async fn run<T, F>(&self, admission: OwnedSemaphorePermit, work: F) -> Result<T, PasswordError>
+    where
+        F: FnOnce() -> Result<T, PasswordError> + Send + 'static,
+        T: Send + 'static,
+    {
+        // try_current instead of spawn_blocking's implicit lookup, which
+        // panics outside a runtime.
+        let runtime =
+            tokio::runtime::Handle::try_current().map_err(|_| PasswordError::TaskFailed)?;
+        let slot = Arc::clone(&self.inner.execution)
+            .acquire_owned()
+            .await
+            // Only fails if the semaphore is closed, which this type never does.
+            .map_err(|_| PasswordError::TaskFailed)?;
+        runtime
+            .spawn_blocking(move || {
+                // The permits move into the task so that they are released
+                // only when argon2 actually finishes, even if the caller's
+                // future is dropped meanwhile; otherwise cancelled requests
+                // could push the real concurrency past the limit.
+                let _permits = (admission, slot);
+                work()
+            })
+            .await
+            .map_err(|_| PasswordError::TaskFailed)?
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    const SMALL: Argon2Params = Argon2Params {
+        m_cost_kib: 256,
+        t_cost: 1,
+        p_cost: 1,
+    };
+
+    fn small() -> PasswordHasher {
+        PasswordHasher::new(SMALL, 2, 8).unwrap()
+    }
+
+    #[tokio::test]
+    async fn hash_then_verify() {
+        let h = small();
+        let phc = h.hash("correct horse").await.unwrap();
+        let ok = h.verify("correct horse", &phc).await.unwrap();
+        assert_eq!(
+            ok,
+            Verification {
+                matches: true,
+                needs_rehash: false
+            }
+        );
+        let bad = h.verify("correct horsE", &phc).await.unwrap();
+        assert!(!bad.matches);
+        assert!(!bad.needs_rehash);
+        assert!(!h.verify("", &phc).await.unwrap().matches);
+        assert_eq!(h.queue_depth(), 0);
+    }
+
+    #[tokio::test]
+    async fn default_params_phc_prefix() {
+        let h = PasswordHasher::new(Argon2Params::default(), 1, 1).unwrap();
+        let phc = h.hash("pw").await.unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        // 16-byte salt -> 22 base64 chars; 32-byte output -> 43.
+        let parts: Vec<&str> = phc.split('$').collect();
+        assert_eq!(parts.len(), 6);
+        assert_eq!(parts[4].len(), 22);
+        assert_eq!(parts[5].len(), 43);
+    }
+
+    #[tokio::test]
+    async fn salts_differ() {
+        let h = small();
+        let a = h.hash("same").await.unwrap();
+        let b = h.hash("same").await.unwrap();
+        assert_ne!(a, b);
+        assert!(h.verify("same", &a).await.unwrap().matches);
+        assert!(h.verify("same", &b).await.unwrap().matches);
+    }
+
+    #[tokio::test]
+    async fn other_params_verify_and_need_rehash() {
+        let old = PasswordHasher::new(
+            Argon2Params {
+                m_cost_kib: 8192,
+                t_cost: 1,
+                p_cost: 1,
+            },
+            1,
+            0,
+        )
+        .unwrap();
+        let phc = old.hash("pw").await.unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=8192,t=1,p=1$"));
+        let v = small().verify("pw", &phc).await.unwrap();
+        assert_eq!(
+            v,
+            Verification {
+                matches: true,
+                needs_rehash: true
+            }
+        );
+        let wrong = small().verify("pw2", &phc).await.unwrap();
+        assert!(!wrong.matches);
+        assert!(wrong.needs_rehash);
+        // The old hasher itself sees no need to rehash.
+        assert!(!old.verify("pw", &phc).await.unwrap().needs_rehash);
+    }
+
+    #[tokio::test]
+    async fn other_variants_verify_and_need_rehash() {
+        let salt = [9u8; 16];
+        let params = Params::new(SMALL.m_cost_kib, 1, 1, None).unwrap();
+        for (alg, ver, prefix) in [
+            (Algorithm::Argon2i, Version::V0x13, "$argon2i$v=19$"),
+            (Algorithm::Argon2d, Version::V0x13, "$argon2d$v=19$"),
+            (Algorithm::Argon2id, Version::V0x10, "$argon2id$v=16$"),
+        ] {
+            let phc = Argon2::new(alg, ver, params.clone())
+                .hash_password_with_salt(b"pw", &salt)
+                .unwrap()
+                .to_string();
+            assert!(phc.starts_with(prefix), "{phc}");
+            let v = small().verify("pw", &phc).await.unwrap();
+            assert!(v.matches, "{phc}");
+            assert!(v.needs_rehash, "{phc}");
+            assert!(!small().verify("px", &phc).await.unwrap().matches);
+        }
+        // Same params but a longer output also needs a rehash.
+        let long = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(SMALL.m_cost_kib, 1, 1, Some(64)).unwrap(),
+        )
+        .hash_password_with_salt(b"pw", &salt)
+        .unwrap()
+        .to_string();
+        let v = small().verify("pw", &long).await.unwrap();
+        assert!(v.matches && v.needs_rehash);
+    }
+
+    #[tokio::test]
+    async fn verifies_hash_from_independent_implementation() {
+        // Made once during development with argon2-cffi 25.1.0 (libargon2):
+        //   argon2.PasswordHasher(time_cost=1, memory_cost=256, parallelism=1)
+        //       .hash("correct horse battery staple")
+        let phc = "$argon2id$v=19$m=256,t=1,p=1$9fvBYYv3sCFUukepdw/g0w\
+                   $nkfWDzysHHidlXIMuyOrQWAPChFSkCTwC5wbXNquPBk";
+        let h = small();
+        let v = h.verify("correct horse battery staple", phc).await.unwrap();
+        assert_eq!(
+            v,
+            Verification {
+                matches: true,
+                needs_rehash: false
+            }
+        );
+        assert!(
+            !h.verify("correct horse battery stapl", phc)
+                .await
+                .unwrap()
+                .matches
+        );
+    }
+
+    #[tokio::test]
+    async fn malformed_phc_is_invalid_hash() {
+        let h = small();
+        let good = h.hash("pw").await.unwrap();
+        let no_hash = good.rsplit_once('$').unwrap().0.to_owned();
+        let bad_version = good.replace("v=19", "v=42");
+        for bad in [
+            "",
+            "not a hash",
+            "$argon2id$",
+            "$argon2id$v=19$m=256,t=1,p=1",
+            "$bcrypt$v=19$m=256,t=1,p=1$c29tZXNhbHQ$aGFzaGhhc2g",
+            "$argon2id$v=19$m=256,t=1,p=1,x=5$c29tZXNhbHQ$aGFzaGhhc2g",
+            "$argon2id$v=19$m=1,t=1,p=1$c29tZXNhbHQ$aGFzaGhhc2g",
+            "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
+            no_hash.as_str(),
+            bad_version.as_str(),
+        ] {
+            let err = h.verify("pw", bad).await.unwrap_err();
+            assert_eq!(err, PasswordError::InvalidHash, "{bad:?}");
+            // The message must not echo the hash.
+            assert!(!err.to_string().contains("argon2"));
+        }
+    }
+
+    #[tokio::test]
+    async fn busy_when_full() {
+        let h = PasswordHasher::new(SMALL, 1, 0).unwrap();
+        let results = tokio::join!(
+            h.hash("a"),
+            h.hash("b"),
+            h.hash("c"),
+            h.hash("d"),
+            h.hash("e"),
+        );
+        let all = [results.0, results.1, results.2, results.3, results.4];
+        let busy = all
+            .iter()
+            .filter(|r| matches!(r, Err(PasswordError::Busy)))
+            .count();
+        let ok = all.iter().filter(|r| r.is_ok()).count();
+        assert!(busy >= 1, "{all:?}");
+        assert!(ok >= 1, "{all:?}");
+        assert_eq!(busy + ok, 5);
+        // Permits are released afterwards.
+        assert_eq!(h.queue_depth(), 0);
+        assert!(h.hash("f").await.is_ok());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queue_depth_counts_waiting_and_running() {
+        let h = PasswordHasher::new(
+            Argon2Params {
+                m_cost_kib: 4096,
+                t_cost: 3,
+                p_cost: 1,
+            },
+            1,
+            3,
+        )
+        .unwrap();
+        let tasks: Vec<_> = (0..3)
+            .map(|i| {
+                let h = h.clone();
+                tokio::spawn(async move { h.hash(&format!("pw{i}")).await })
+            })
+            .collect();
+        // Wait until all three are admitted.
+        let mut seen = 0;
+        for _ in 0..200 {
+            seen = seen.max(h.queue_depth());
+            if seen == 3 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        assert!(seen >= 2, "max depth seen {seen}");
+        for t in tasks {
+            assert!(t.await.unwrap().is_ok());
+        }
+        assert_eq!(h.queue_depth(), 0);
+    }
+
+    #[tokio::test]
+    async fn verify_dummy_works() {
+        let h = small();
+        h.verify_dummy("whatever").await.unwrap();
+        h.verify_dummy("again").await.unwrap();
+        assert!(h.inner.dummy.get().is_some());
+        assert_eq!(h.queue_depth(), 0);
+    }
+
+    #[tokio::test]
+    async fn invalid_params_rejected() {
+        assert_eq!(
+            PasswordHasher::new(SMALL, 0, 1).unwrap_err(),
+            PasswordError::InvalidParams
+        );
+        let tiny = Argon2Params {
+            m_cost_kib: 1,
+            t_cost: 1,
+            p_cost: 1,
+        };
+        assert_eq!(
+            PasswordHasher::new(tiny, 1, 1).unwrap_err(),
+            PasswordError::InvalidParams
+        );
+        let no_passes = Argon2Params { t_cost: 0, ..SMALL };
+        assert_eq!(
+            PasswordHasher::new(no_passes, 1, 1).unwrap_err(),
+            PasswordError::InvalidParams
+        );
+        assert_eq!(
+            PasswordHasher::new(SMALL, usize::MAX, 1).unwrap_err(),
+            PasswordError::InvalidParams
+        );
+        let m = PasswordHasher::default_for_machine().unwrap();
+        assert_eq!(m.params(), Argon2Params::default());
+        assert!(m.inner.max_in_flight >= 1);
+        assert_eq!(m.inner.capacity, m.inner.max_in_flight * 9);
+    }
+
+    #[test]
+    fn outside_runtime_is_an_error_not_a_panic() {
+        let h = small();
+        // Poll by hand, with no Tokio runtime entered.
+        let fut = h.hash("pw");
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        let mut fut = std::pin::pin!(fut);
+        match fut.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(r) => assert_eq!(r, Err(PasswordError::TaskFailed)),
+            std::task::Poll::Pending => panic!("expected immediate error"),
+        }
+        assert_eq!(h.queue_depth(), 0);
+    }
+
+    #[test]
+    fn debug_has_no_hash() {
+        let h = small();
+        let s = format!("{h:?}");
+        assert!(s.contains("PasswordHasher"));
+        assert!(!s.contains('$'));
+    }
+}

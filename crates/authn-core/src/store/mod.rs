@@ -1,0 +1,45 @@
+//! The store traits: one small trait per aggregate, implemented by every
+//! store (`authn-store-pg`, and any other backend). Flows are written against
+//! these traits, never against a database.
+//!
+//! Conventions shared by all of them:
+//! - a store value is a handle scoped to one namespace (tenant) and carrying
+//!   the actor context written into audit events;
+//! - passwords and tokens arrive hashed ([`crate::PasswordHash`],
+//!   [`crate::TokenHash`]); reads return no secret unless the operation
+//!   exists to return one;
+//! - every state change writes its audit event in the same transaction;
+//! - times are the database's clock, so several server nodes agree.
+
+mod attempts;
+mod audit;
+mod maintenance;
+mod mfa;
+mod sessions;
+mod tokens;
+mod users;
+
+pub use attempts::LoginAttemptStore;
+pub use audit::AuditStore;
+pub use maintenance::MaintenanceStore;
+pub use mfa::MfaStore;
+pub use sessions::SessionStore;
+pub use tokens::TokenStore;
+pub use users::UserStore;
+
+/// Everything a complete store implements; blanket-implemented.
+pub trait Store:
+    UserStore + SessionStore + TokenStore + MfaStore + LoginAttemptStore + MaintenanceStore + AuditStore
+{
+}
+
+impl<T> Store for T where
+    T: UserStore
+        + SessionStore
+        + TokenStore
+        + MfaStore
+        + LoginAttemptStore
+        + MaintenanceStore
+        + AuditStore
+{
+}

@@ -1,0 +1,213 @@
+//! PostgreSQL store of authn: users, sessions, one-time tokens, MFA methods,
+//! login attempts with lockout, maintenance and audit, implementing every
+//! store trait of [`authn_core::store`].
+//!
+//! ```no_run
+//! use authn_core::store::{SessionStore, UserStore};
+//! use authn_core::{Actor, TokenHash};
+//! use authn_store_pg::PgStore;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = PgStore::connect("postgres://authn@127.0.0.1/authn").await?;
+//! store.migrate().await?;
+//! // A cheap handle per tenant, carrying the actor written into audit events.
+//! let acme = store.namespace("acme")?.with_actor(Actor::new("service:signup")?);
+//! let user_id = acme.create_user("alice@example.com", None).await?;
+//! let token = authn_core::token::generate_token();
+//! acme.create_session(user_id, &TokenHash::of_token(&token), None, None, None).await?;
+//! assert!(acme.validate_session(&TokenHash::of_token(&token)).await?.is_some());
+//! # Ok(()) }
+//! ```
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod attempts;
+mod audit;
+mod error;
+mod maintenance;
+mod mfa;
+mod sessions;
+mod sql;
+mod tokens;
+mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use authn_core::store::{
+    AuditStore, LoginAttemptStore, MaintenanceStore, MfaStore, SessionStore, Store, TokenStore,
+    UserStore,
+};
+use authn_core::{Actor, Namespace, StorePolicy, StoreResult, ValidationError};
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+pub use error::map_sqlx_error;
+
+/// The embedded migrations of `migrations/postgres/`.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// A handle on the PostgreSQL store, scoped to one namespace and carrying an
+/// optional actor context. Cloning is cheap (the pool is shared), so make one
+/// handle per tenant or per request.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    namespace: Namespace,
+    actor: Option<Arc<Actor>>,
+    policy: Arc<StorePolicy>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("namespace", &self.namespace)
+            .field("actor", &self.actor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connect to PostgreSQL with a pool sized for a server (10
+    /// connections, 5 s acquire timeout) and return a handle on the
+    /// `default` namespace.
+    ///
+    /// # Parameters
+    /// - `url`: a `postgres://` URL.
+    ///
+    /// # Returns
+    /// The store handle. The connection is checked at once.
+    ///
+    /// # Errors
+    /// - [`authn_core::StoreError::InvalidInput`] naming `url` when it cannot be parsed.
+    /// - [`authn_core::StoreError::Unavailable`] when the database cannot be reached.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options: PgConnectOptions = url
+            .parse()
+            .map_err(|_| ValidationError::new("url", "must be a postgres:// URL"))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .map_err(map_sqlx_error)?;
+        Ok(Self::new(pool))
+    }
+
+    /// Wrap an existing pool (to choose its size and timeouts yourself);
+    /// `default` namespace, default policy, no actor.
+    ///
+    /// # Parameters
+    /// - `pool`: a sqlx PostgreSQL pool.
+    ///
+    /// # Returns
+    /// The store handle.
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            namespace: Namespace::default(),
+            actor: None,
+            policy: Arc::new(StorePolicy::default()),
+        }
+    }
+
+    /// Apply the embedded migrations (idempotent; concurrent callers are
+    /// serialised by an advisory lock).
+    ///
+    /// # Errors
+    /// - [`authn_core::StoreError::Unavailable`] when the database cannot be reached.
+    /// - [`authn_core::StoreError::Internal`] when a migration fails.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(error::map_migrate_error)
+    }
+
+    /// A handle on another namespace (tenant), sharing the pool, the policy
+    /// and the actor context.
+    ///
+    /// # Parameters
+    /// - `name`: 1 to 128 ASCII letters, digits, `.`, `_`, `-` or `:`.
+    ///
+    /// # Returns
+    /// The scoped handle.
+    ///
+    /// # Errors
+    /// - [`ValidationError`] naming `namespace`.
+    pub fn namespace(&self, name: &str) -> Result<Self, ValidationError> {
+        Ok(Self {
+            namespace: Namespace::new(name)?,
+            ..self.clone()
+        })
+    }
+
+    /// The namespace of this handle.
+    pub fn current_namespace(&self) -> &Namespace {
+        &self.namespace
+    }
+
+    /// This handle with another policy (lifetimes, lockout, retention).
+    ///
+    /// # Parameters
+    /// - `policy`: the policy.
+    #[must_use]
+    pub fn with_policy(mut self, policy: StorePolicy) -> Self {
+        self.policy = Arc::new(policy);
+        self
+    }
+
+    /// The policy of this handle.
+    pub fn policy(&self) -> &StorePolicy {
+        &self.policy
+    }
+
+    /// A copy of this handle with an actor context, for one request.
+    ///
+    /// # Parameters
+    /// - `actor`: the actor written into audit events.
+    #[must_use]
+    pub fn with_actor(&self, actor: Actor) -> Self {
+        Self {
+            actor: Some(Arc::new(actor)),
+            ..self.clone()
+        }
+    }
+
+    /// Set actor context for audit logging: every audit event written
+    /// through this handle afterwards carries it.
+    ///
+    /// # Parameters
+    /// - `actor`: actor id (e.g. `user:admin-bob`, `agent:support-bot`), with
+    ///   optional request id, IP address (validated), user agent,
+    ///   on-behalf-of principal (e.g. `user:customer-alice`) and reason (e.g.
+    ///   `support_ticket:12345`).
+    ///
+    /// # Example
+    /// ```no_run
+    /// # fn f(mut store: authn_store_pg::PgStore) -> Result<(), authn_core::ValidationError> {
+    /// store.set_actor(
+    ///     authn_core::Actor::new("user:admin-bob")?
+    ///         .on_behalf_of("user:customer-alice")?
+    ///         .reason("support_ticket:12345")?,
+    /// );
+    /// # Ok(()) }
+    /// ```
+    pub fn set_actor(&mut self, actor: Actor) {
+        self.actor = Some(Arc::new(actor));
+    }
+
+    /// Clear actor context: later audit events have no actor fields.
+    pub fn clear_actor(&mut self) {
+        self.actor = None;
+    }
+
+    /// The actor context of this handle.
+    pub fn actor(&self) -> Option<&Actor> {
+        self.actor.as_deref()
+    }
+
+    /// The underlying pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}

@@ -1,0 +1,125 @@
+//! Shared plumbing: namespaced transactions, the audit writer, and
+//! conversions between domain values and SQL parameters.
+
+use std::time::Duration;
+
+use authn_core::{StoreError, StoreResult, ValidationError};
+use serde_json::Value;
+use sqlx::{PgConnection, Postgres, Transaction};
+
+use crate::PgStore;
+use crate::error::map_sqlx_error;
+
+/// A transaction whose `authn.namespace` setting is this handle's namespace.
+pub(crate) type Tx = Transaction<'static, Postgres>;
+
+/// One audit event to write inside the transaction of the change it records.
+pub(crate) struct AuditRecord {
+    pub event_type: &'static str,
+    pub resource_type: &'static str,
+    pub resource_id: Option<String>,
+    pub old: Option<Value>,
+    pub new: Option<Value>,
+}
+
+impl AuditRecord {
+    /// An event on a resource, without values yet.
+    pub fn new(event_type: &'static str, resource_type: &'static str, id: impl ToString) -> Self {
+        Self {
+            event_type,
+            resource_type,
+            resource_id: Some(id.to_string()),
+            old: None,
+            new: None,
+        }
+    }
+
+    /// Sets the values before the change.
+    pub fn old(mut self, v: Value) -> Self {
+        self.old = Some(v);
+        self
+    }
+
+    /// Sets the values after the change.
+    pub fn new_values(mut self, v: Value) -> Self {
+        self.new = Some(v);
+        self
+    }
+}
+
+impl PgStore {
+    /// Starts a transaction and sets the namespace for it alone
+    /// (`set_config(.., true)` is transaction-local, so it can never leak to
+    /// the pool's next user).
+    pub(crate) async fn begin(&self) -> StoreResult<Tx> {
+        let mut tx = self.pool.begin().await.map_err(map_sqlx_error)?;
+        sqlx::query("SELECT set_config('authn.namespace', $1, true)")
+            .bind(self.namespace.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx_error)?;
+        Ok(tx)
+    }
+
+    /// Writes an audit event with this handle's namespace and actor.
+    pub(crate) async fn audit(&self, conn: &mut PgConnection, rec: AuditRecord) -> StoreResult<()> {
+        let actor = self.actor.as_deref();
+        sqlx::query(
+            "INSERT INTO audit_events (id, namespace, event_type, actor_id, request_id,
+                 on_behalf_of, reason, resource_type, resource_id, ip_address, user_agent,
+                 old_values, new_values)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(uuid::Uuid::now_v7())
+        .bind(self.namespace.as_str())
+        .bind(rec.event_type)
+        .bind(actor.map(|a| a.actor_id.as_str()))
+        .bind(actor.and_then(|a| a.request_id.as_deref()))
+        .bind(actor.and_then(|a| a.on_behalf_of.as_deref()))
+        .bind(actor.and_then(|a| a.reason.as_deref()))
+        .bind(rec.resource_type)
+        .bind(rec.resource_id)
+        .bind(actor.and_then(|a| a.ip_address))
+        .bind(actor.and_then(|a| a.user_agent.as_deref()))
+        .bind(rec.old)
+        .bind(rec.new)
+        .execute(conn)
+        .await
+        .map_err(map_sqlx_error)?;
+        Ok(())
+    }
+}
+
+/// Commits, mapping the error.
+pub(crate) async fn commit(tx: Tx) -> StoreResult<()> {
+    tx.commit().await.map_err(map_sqlx_error)
+}
+
+/// A positive duration as whole microseconds (bound as `$n * interval '1 microsecond'`,
+/// so expiry is computed with the database clock).
+pub(crate) fn micros(d: Duration, field: &'static str) -> Result<i64, ValidationError> {
+    if d.is_zero() {
+        return Err(ValidationError::new(field, "must be positive"));
+    }
+    i64::try_from(d.as_micros()).map_err(|_| ValidationError::new(field, "is too large"))
+}
+
+/// A count from SQL (never negative) as `u64`.
+pub(crate) fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// Reads a stored enum name back, reporting a schema mismatch as `Internal`.
+pub(crate) fn parse_stored<T: std::str::FromStr<Err = ValidationError>>(s: &str) -> StoreResult<T> {
+    s.parse()
+        .map_err(|e: ValidationError| StoreError::Internal {
+            source: Box::new(e),
+        })
+}
+
+/// Reads a stored email back (it was validated on the way in).
+pub(crate) fn stored_email(s: &str) -> StoreResult<authn_core::Email> {
+    authn_core::Email::parse(s).map_err(|e| StoreError::Internal {
+        source: Box::new(e),
+    })
+}

@@ -1,0 +1,330 @@
+//! [`UserStore`] on PostgreSQL.
+
+use authn_core::audit::events;
+use authn_core::policy::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, resolve_limit};
+use authn_core::store::UserStore;
+use authn_core::{
+    Credentials, Email, Page, PasswordHash, StoreResult, User, UserId, ValidationError,
+};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::PgStore;
+use crate::error::map_sqlx_error;
+use crate::sql::{AuditRecord, commit, stored_email};
+
+/// `SELECT <user columns> FROM users <rest>`, built at compile time (sqlx
+/// only takes static SQL, which keeps injection out by construction).
+macro_rules! select_users {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, email, email_verified_at, disabled_at, created_at, updated_at FROM users ",
+            $rest
+        )
+    };
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    id: Uuid,
+    email: String,
+    email_verified_at: Option<DateTime<Utc>>,
+    disabled_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl UserRow {
+    pub(crate) fn into_user(self) -> StoreResult<User> {
+        Ok(User {
+            id: UserId::from_uuid(self.id),
+            email: stored_email(&self.email)?,
+            email_verified_at: self.email_verified_at,
+            disabled_at: self.disabled_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+impl UserStore for PgStore {
+    async fn create_user(
+        &self,
+        email: &str,
+        password_hash: Option<&PasswordHash>,
+    ) -> StoreResult<UserId> {
+        let email = Email::parse(email)?;
+        let id = UserId::new();
+        let mut tx = self.begin().await?;
+        // unique constraint users_namespace_email_key -> AlreadyExists(email)
+        sqlx::query(
+            "INSERT INTO users (id, namespace, email, password_hash) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id.as_uuid())
+        .bind(self.namespace.as_str())
+        .bind(email.as_str())
+        .bind(password_hash.map(PasswordHash::as_str))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        let rec = AuditRecord::new(events::USER_CREATED, "user", id).new_values(json!({
+            "email": email.as_str(),
+            "has_password": password_hash.is_some(),
+        }));
+        self.audit(&mut tx, rec).await?;
+        commit(tx).await?;
+        Ok(id)
+    }
+
+    async fn get_user(&self, user_id: UserId) -> StoreResult<Option<User>> {
+        let mut tx = self.begin().await?;
+        // primary key
+        let row: Option<UserRow> =
+            sqlx::query_as(select_users!("WHERE namespace = $1 AND id = $2"))
+                .bind(self.namespace.as_str())
+                .bind(user_id.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_sqlx_error)?;
+        commit(tx).await?;
+        row.map(UserRow::into_user).transpose()
+    }
+
+    async fn get_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let email = Email::parse(email)?;
+        let mut tx = self.begin().await?;
+        // users_namespace_email_key
+        let row: Option<UserRow> =
+            sqlx::query_as(select_users!("WHERE namespace = $1 AND email = $2"))
+                .bind(self.namespace.as_str())
+                .bind(email.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_sqlx_error)?;
+        commit(tx).await?;
+        row.map(UserRow::into_user).transpose()
+    }
+
+    async fn update_email(&self, user_id: UserId, new_email: &str) -> StoreResult<bool> {
+        let new_email = Email::parse(new_email).map_err(|e| e.for_field("new_email"))?;
+        let mut tx = self.begin().await?;
+        let old: Option<(String,)> =
+            sqlx::query_as("SELECT email FROM users WHERE namespace = $1 AND id = $2 FOR UPDATE")
+                .bind(self.namespace.as_str())
+                .bind(user_id.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_sqlx_error)?;
+        let Some((old_email,)) = old else {
+            return Ok(false);
+        };
+        if old_email == new_email.as_str() {
+            // Same address: nothing changes, verification stays.
+            commit(tx).await?;
+            return Ok(true);
+        }
+        // users_namespace_email_key -> AlreadyExists(email) when taken
+        sqlx::query(
+            "UPDATE users SET email = $3, email_verified_at = NULL, updated_at = now()
+             WHERE namespace = $1 AND id = $2",
+        )
+        .bind(self.namespace.as_str())
+        .bind(user_id.as_uuid())
+        .bind(new_email.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        let rec = AuditRecord::new(events::USER_EMAIL_UPDATED, "user", user_id)
+            .old(json!({ "email": old_email }))
+            .new_values(json!({ "email": new_email.as_str(), "email_verified": false }));
+        self.audit(&mut tx, rec).await?;
+        commit(tx).await?;
+        Ok(true)
+    }
+
+    async fn disable_user(&self, user_id: UserId) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE users SET disabled_at = now(), updated_at = now()
+             WHERE namespace = $1 AND id = $2 AND disabled_at IS NULL",
+        )
+        .bind(self.namespace.as_str())
+        .bind(user_id.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?
+        .rows_affected();
+        if changed == 0 {
+            commit(tx).await?;
+            return Ok(false);
+        }
+        // sessions_user_idx
+        let sessions = sqlx::query(
+            "UPDATE sessions SET revoked_at = now()
+             WHERE namespace = $1 AND user_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(self.namespace.as_str())
+        .bind(user_id.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?
+        .rows_affected();
+        // one_time_tokens_unused_idx
+        let tokens = sqlx::query(
+            "UPDATE one_time_tokens SET used_at = now()
+             WHERE namespace = $1 AND user_id = $2 AND used_at IS NULL",
+        )
+        .bind(self.namespace.as_str())
+        .bind(user_id.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?
+        .rows_affected();
+        let rec = AuditRecord::new(events::USER_DISABLED, "user", user_id)
+            .old(json!({ "disabled": false }))
+            .new_values(json!({
+                "disabled": true,
+                "sessions_revoked": sessions,
+                "tokens_invalidated": tokens,
+            }));
+        self.audit(&mut tx, rec).await?;
+        commit(tx).await?;
+        Ok(true)
+    }
+
+    async fn enable_user(&self, user_id: UserId) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE users SET disabled_at = NULL, updated_at = now()
+             WHERE namespace = $1 AND id = $2 AND disabled_at IS NOT NULL",
+        )
+        .bind(self.namespace.as_str())
+        .bind(user_id.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?
+        .rows_affected();
+        if changed > 0 {
+            let rec = AuditRecord::new(events::USER_ENABLED, "user", user_id)
+                .old(json!({ "disabled": true }))
+                .new_values(json!({ "disabled": false }));
+            self.audit(&mut tx, rec).await?;
+        }
+        commit(tx).await?;
+        Ok(changed > 0)
+    }
+
+    async fn delete_user(&self, user_id: UserId) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        // sessions, tokens and MFA methods go by ON DELETE CASCADE
+        let deleted: Option<(String,)> =
+            sqlx::query_as("DELETE FROM users WHERE namespace = $1 AND id = $2 RETURNING email")
+                .bind(self.namespace.as_str())
+                .bind(user_id.as_uuid())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_sqlx_error)?;
+        if let Some((email,)) = &deleted {
+            let rec = AuditRecord::new(events::USER_DELETED, "user", user_id)
+                .old(json!({ "email": email }));
+            self.audit(&mut tx, rec).await?;
+        }
+        commit(tx).await?;
+        Ok(deleted.is_some())
+    }
+
+    async fn list_users(
+        &self,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> StoreResult<Page<User>> {
+        let limit = resolve_limit(limit, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, "limit")?;
+        let after = cursor
+            .map(|c| {
+                Uuid::parse_str(c.trim())
+                    .map_err(|_| ValidationError::new("cursor", "is not a cursor of this listing"))
+            })
+            .transpose()?;
+        let mut tx = self.begin().await?;
+        // users_namespace_id_key: keyset, one extra row tells whether a next page exists
+        // Two statements rather than `$2 IS NULL OR id > $2`, whose generic
+        // plan would filter instead of seeking on the index.
+        let query = match after {
+            Some(after) => sqlx::query_as(select_users!(
+                "WHERE namespace = $1 AND id > $3 ORDER BY id LIMIT $2"
+            ))
+            .bind(self.namespace.as_str())
+            .bind(i64::from(limit) + 1)
+            .bind(after),
+            None => sqlx::query_as(select_users!("WHERE namespace = $1 ORDER BY id LIMIT $2"))
+                .bind(self.namespace.as_str())
+                .bind(i64::from(limit) + 1),
+        };
+        let rows: Vec<UserRow> = query.fetch_all(&mut *tx).await.map_err(map_sqlx_error)?;
+        commit(tx).await?;
+        let mut items = rows
+            .into_iter()
+            .map(UserRow::into_user)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|u| u.id.to_string())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn get_credentials(&self, email: &str) -> StoreResult<Option<Credentials>> {
+        let email = Email::parse(email)?;
+        let mut tx = self.begin().await?;
+        // users_namespace_email_key
+        let row: Option<(Uuid, Option<String>, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "SELECT id, password_hash, disabled_at FROM users WHERE namespace = $1 AND email = $2",
+        )
+        .bind(self.namespace.as_str())
+        .bind(email.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        commit(tx).await?;
+        row.map(|(id, hash, disabled_at)| {
+            Ok(Credentials {
+                user_id: UserId::from_uuid(id),
+                password_hash: hash
+                    .map(|h| PasswordHash::parse(&h))
+                    .transpose()
+                    .map_err(|e| authn_core::StoreError::Internal {
+                        source: Box::new(e),
+                    })?,
+                disabled_at,
+            })
+        })
+        .transpose()
+    }
+
+    async fn update_password(
+        &self,
+        user_id: UserId,
+        new_password_hash: &PasswordHash,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE users SET password_hash = $3, updated_at = now() WHERE namespace = $1 AND id = $2",
+        )
+        .bind(self.namespace.as_str())
+        .bind(user_id.as_uuid())
+        .bind(new_password_hash.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?
+        .rows_affected();
+        if changed > 0 {
+            let rec = AuditRecord::new(events::PASSWORD_UPDATED, "user", user_id);
+            self.audit(&mut tx, rec).await?;
+        }
+        commit(tx).await?;
+        Ok(changed > 0)
+    }
+}
