@@ -43,6 +43,11 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 pub use error::map_sqlx_error;
 
+/// The README's Rust example, compiled as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
+
 /// The embedded migrations of `migrations/postgres/`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
@@ -81,9 +86,13 @@ impl PgStore {
     /// - [`authn_core::StoreError::InvalidInput`] naming `url` when it cannot be parsed.
     /// - [`authn_core::StoreError::Unavailable`] when the database cannot be reached.
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        let options: PgConnectOptions = url
-            .parse()
-            .map_err(|_| ValidationError::new("url", "must be a postgres:// URL"))?;
+        let bad_url = || ValidationError::new("url", "must be a postgres:// URL");
+        // sqlx parses any scheme as PostgreSQL options; a mysql:// or
+        // sqlite:// URL here is a configuration mistake worth naming.
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(bad_url().into());
+        }
+        let options: PgConnectOptions = url.parse().map_err(|_| bad_url())?;
         let pool = PgPoolOptions::new()
             .max_connections(10)
             .acquire_timeout(Duration::from_secs(5))

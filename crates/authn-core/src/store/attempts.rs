@@ -27,7 +27,7 @@ pub trait LoginAttemptStore: Send + Sync {
     /// whether this attempt started the lockout.
     ///
     /// # Errors
-    /// - [`crate::StoreError::InvalidInput`] naming `email`.
+    /// - [`StoreError::InvalidInput`](crate::StoreError::InvalidInput) naming `email`.
     fn record_login_attempt(
         &self,
         email: &str,

@@ -17,7 +17,7 @@ pub trait AuditStore: Send + Sync {
     /// A page of events and the next cursor.
     ///
     /// # Errors
-    /// - [`crate::StoreError::InvalidInput`] naming `limit` or `cursor`.
+    /// - [`StoreError::InvalidInput`](crate::StoreError::InvalidInput) naming `limit` or `cursor`.
     ///
     /// # Example
     /// ```no_run

@@ -21,8 +21,8 @@ pub trait MfaStore: Send + Sync {
     /// The MFA method id.
     ///
     /// # Errors
-    /// - [`crate::StoreError::NotFound`] (`user`).
-    /// - [`crate::StoreError::InvalidInput`] naming `name`.
+    /// - [`StoreError::NotFound`](crate::StoreError::NotFound) (`user`).
+    /// - [`StoreError::InvalidInput`](crate::StoreError::InvalidInput) naming `name`.
     fn add_mfa(
         &self,
         user_id: UserId,

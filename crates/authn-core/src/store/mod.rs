@@ -5,8 +5,8 @@
 //! Conventions shared by all of them:
 //! - a store value is a handle scoped to one namespace (tenant) and carrying
 //!   the actor context written into audit events;
-//! - passwords and tokens arrive hashed ([`crate::PasswordHash`],
-//!   [`crate::TokenHash`]); reads return no secret unless the operation
+//! - passwords and tokens arrive hashed ([`PasswordHash`](crate::PasswordHash),
+//!   [`TokenHash`](crate::TokenHash)); reads return no secret unless the operation
 //!   exists to return one;
 //! - every state change writes its audit event in the same transaction;
 //! - times are the database's clock, so several server nodes agree.

@@ -18,7 +18,7 @@ pub trait SessionStore: Send + Sync {
     ///
     /// # Parameters
     /// - `user_id`: the session's user; must exist in this namespace and be enabled.
-    /// - `token_hash`: SHA-256 of the session token ([`crate::TokenHash::of_token`]).
+    /// - `token_hash`: SHA-256 of the session token ([`TokenHash::of_token`](crate::TokenHash::of_token)).
     /// - `expires_in`: session duration; default 7 days; zero is invalid.
     /// - `ip_address`: client address.
     /// - `user_agent`: client user agent (control characters dropped, cut to 512 bytes).
@@ -27,9 +27,9 @@ pub trait SessionStore: Send + Sync {
     /// The session id.
     ///
     /// # Errors
-    /// - [`crate::StoreError::NotFound`] (`user`) for an unknown user or one of another namespace.
-    /// - [`crate::StoreError::UserDisabled`] for a disabled user.
-    /// - [`crate::StoreError::AlreadyExists`] (`token_hash`) when the hash is already a session.
+    /// - [`StoreError::NotFound`](crate::StoreError::NotFound) (`user`) for an unknown user or one of another namespace.
+    /// - [`StoreError::UserDisabled`](crate::StoreError::UserDisabled) for a disabled user.
+    /// - [`StoreError::AlreadyExists`](crate::StoreError::AlreadyExists) (`token_hash`) when the hash is already a session.
     fn create_session(
         &self,
         user_id: UserId,

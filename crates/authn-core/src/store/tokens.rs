@@ -24,8 +24,8 @@ pub trait TokenStore: Send + Sync {
     /// The token id.
     ///
     /// # Errors
-    /// - [`crate::StoreError::NotFound`] (`user`), [`crate::StoreError::UserDisabled`].
-    /// - [`crate::StoreError::AlreadyExists`] (`token_hash`).
+    /// - [`StoreError::NotFound`](crate::StoreError::NotFound) (`user`), [`StoreError::UserDisabled`](crate::StoreError::UserDisabled).
+    /// - [`StoreError::AlreadyExists`](crate::StoreError::AlreadyExists) (`token_hash`).
     fn create_token(
         &self,
         user_id: UserId,

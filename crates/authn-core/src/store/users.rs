@@ -21,8 +21,8 @@ pub trait UserStore: Send + Sync {
     /// The new user's id (UUID v7, so ids sort in creation order).
     ///
     /// # Errors
-    /// - [`crate::StoreError::AlreadyExists`] (`email`) when the address is taken in this namespace.
-    /// - [`crate::StoreError::InvalidInput`] naming `email` when it is malformed.
+    /// - [`StoreError::AlreadyExists`](crate::StoreError::AlreadyExists) (`email`) when the address is taken in this namespace.
+    /// - [`StoreError::InvalidInput`](crate::StoreError::InvalidInput) naming `email` when it is malformed.
     ///
     /// # Example
     /// ```no_run
@@ -51,7 +51,7 @@ pub trait UserStore: Send + Sync {
     /// The user, or `None`.
     ///
     /// # Errors
-    /// - [`crate::StoreError::InvalidInput`] naming `email` when it is malformed.
+    /// - [`StoreError::InvalidInput`](crate::StoreError::InvalidInput) naming `email` when it is malformed.
     fn get_user_by_email(
         &self,
         email: &str,
@@ -66,8 +66,8 @@ pub trait UserStore: Send + Sync {
     /// `true` when the user exists (and the address changed or stayed).
     ///
     /// # Errors
-    /// - [`crate::StoreError::AlreadyExists`] (`email`) when another user has the address.
-    /// - [`crate::StoreError::InvalidInput`] naming `new_email`.
+    /// - [`StoreError::AlreadyExists`](crate::StoreError::AlreadyExists) (`email`) when another user has the address.
+    /// - [`StoreError::InvalidInput`](crate::StoreError::InvalidInput) naming `new_email`.
     fn update_email(
         &self,
         user_id: UserId,
@@ -105,10 +105,10 @@ pub trait UserStore: Send + Sync {
     /// - `cursor`: `next_cursor` of the previous page, or `None` for the first page.
     ///
     /// # Returns
-    /// A [`crate::Page`] of users and the cursor of the next page (`None` on the last).
+    /// A [`Page`](crate::Page) of users and the cursor of the next page (`None` on the last).
     ///
     /// # Errors
-    /// - [`crate::StoreError::InvalidInput`] naming `limit` or `cursor`.
+    /// - [`StoreError::InvalidInput`](crate::StoreError::InvalidInput) naming `limit` or `cursor`.
     fn list_users(
         &self,
         limit: Option<u32>,
@@ -123,7 +123,7 @@ pub trait UserStore: Send + Sync {
     /// `disabled_at`, or `None` when no user has this email.
     ///
     /// # Errors
-    /// - [`crate::StoreError::InvalidInput`] naming `email` when it is malformed.
+    /// - [`StoreError::InvalidInput`](crate::StoreError::InvalidInput) naming `email` when it is malformed.
     fn get_credentials(
         &self,
         email: &str,
