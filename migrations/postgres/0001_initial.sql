@@ -99,15 +99,17 @@ CREATE TABLE login_attempts (
     id           uuid        PRIMARY KEY,
     namespace    text        NOT NULL,
     email        text        NOT NULL,
-    success      boolean     NOT NULL,
+    -- NULL while a reserved attempt (begin_login_attempt) is in progress:
+    -- it counts against the limit until it is finished, so parallel
+    -- guesses cannot all pass the lockout check before any is recorded.
+    success      boolean,
     ip_address   inet,
     attempted_at timestamptz NOT NULL DEFAULT now()
 );
--- get_recent_attempts, clear_attempts
+-- get_recent_attempts, clear_attempts, and the lockout counts of
+-- is_locked_out / record_login_attempt / begin_login_attempt (a range scan
+-- over one email's attempts within the window)
 CREATE INDEX login_attempts_email_idx ON login_attempts (namespace, email, attempted_at DESC);
--- is_locked_out, record_login_attempt: failures in the window
-CREATE INDEX login_attempts_failures_idx ON login_attempts (namespace, email, attempted_at)
-    WHERE NOT success;
 -- cleanup_expired (retention)
 CREATE INDEX login_attempts_time_idx ON login_attempts (namespace, attempted_at);
 

@@ -59,7 +59,10 @@ pub enum StoreError {
     UserDisabled,
     /// The subject is locked out (too many failed attempts).
     #[error("locked out")]
-    Locked,
+    Locked {
+        /// When the lock lifts if nothing else fails (for `Retry-After`).
+        retry_after: std::time::Duration,
+    },
     /// The change conflicts with the current state.
     #[error("conflict: {what}")]
     Conflict {

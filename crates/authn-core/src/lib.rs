@@ -22,8 +22,9 @@ pub use email::Email;
 pub use error::{StoreError, StoreResult, ValidationError};
 pub use ids::{AttemptId, AuditEventId, MfaId, SessionId, TokenId, UserId};
 pub use model::{
-    AttemptOutcome, AuditEvent, CleanupReport, ConsumedToken, Credentials, LoginAttempt,
-    MfaCredential, MfaMethod, MfaType, Page, Session, Stats, TokenType, User, ValidSession,
+    AttemptOutcome, AttemptPermit, AuditEvent, CleanupReport, ConsumedToken, Credentials,
+    LoginAttempt, MfaCredential, MfaMethod, MfaType, Page, Session, Stats, TokenType, User,
+    ValidSession,
 };
 pub use namespace::Namespace;
 pub use policy::StorePolicy;

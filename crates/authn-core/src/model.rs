@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::email::Email;
 use crate::error::ValidationError;
-use crate::ids::{AuditEventId, MfaId, SessionId, TokenId, UserId};
+use crate::ids::{AttemptId, AuditEventId, MfaId, SessionId, TokenId, UserId};
 use crate::secret::{MfaSecret, PasswordHash};
 
 /// A user, without any secret.
@@ -218,7 +218,7 @@ pub struct MfaCredential {
 pub struct LoginAttempt {
     /// The normalised email the attempt was for.
     pub email: Email,
-    /// Whether it succeeded.
+    /// Whether it succeeded (false also while a reserved attempt is in progress).
     pub success: bool,
     /// The client address.
     pub ip_address: Option<IpAddr>,
@@ -226,11 +226,24 @@ pub struct LoginAttempt {
     pub attempted_at: DateTime<Utc>,
 }
 
+/// A reserved login attempt, from `begin_login_attempt`: hand it back to
+/// `finish_login_attempt` with the outcome. Until then it counts against the
+/// lockout limit (and if it is never finished, it counts as a failure until
+/// it leaves the window: failing closed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptPermit {
+    /// The reserved attempt.
+    pub attempt_id: AttemptId,
+    /// Its (normalised) email.
+    pub email: Email,
+}
+
 /// What recording a login attempt found, counted atomically with the insert
 /// (parallel attempts on one email are serialised, so no count is lost).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttemptOutcome {
-    /// Failed attempts for this email within the lockout window, this one included.
+    /// Failed (and in-progress) attempts for this email within the lockout
+    /// window, this one included.
     pub failures_in_window: u32,
     /// Whether the email is locked out now.
     pub locked_out: bool,

@@ -1,4 +1,9 @@
 //! [`LoginAttemptStore`] on PostgreSQL.
+//!
+//! Every operation that changes the attempts of an email first takes a
+//! transaction-scoped advisory lock on (namespace, email), so counting and
+//! inserting are one atomic step: parallel attempts are serialised, none is
+//! lost, and exactly one failure starts each lockout episode.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -8,7 +13,10 @@ use authn_core::policy::{
     DEFAULT_RECENT_ATTEMPTS, MAX_RECENT_ATTEMPTS, resolve_duration, resolve_limit,
 };
 use authn_core::store::LoginAttemptStore;
-use authn_core::{AttemptId, AttemptOutcome, Email, LoginAttempt, StoreResult, ValidationError};
+use authn_core::{
+    AttemptId, AttemptOutcome, AttemptPermit, Email, LoginAttempt, StoreError, StoreResult,
+    ValidationError,
+};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -21,10 +29,14 @@ use crate::sql::{AuditRecord, Tx, commit, count, micros, stored_email};
 /// such as sqlx's migration lock.
 const ATTEMPT_LOCK_CLASS: i32 = 0x6175_7468;
 
-/// Failed attempts of an email within a window, on login_attempts_failures_idx.
-const FAILURES_IN_WINDOW: &str = "SELECT count(*) FROM login_attempts
-     WHERE namespace = $1 AND email = $2 AND NOT success
-       AND attempted_at > now() - $3 * interval '1 microsecond'";
+/// Which attempts a count includes.
+#[derive(Clone, Copy)]
+enum Counting {
+    /// Finished failures only: what starts a lockout episode.
+    Failures,
+    /// Failures and reserved attempts still in progress: what locks.
+    FailuresAndPending,
+}
 
 impl PgStore {
     /// Serialises every attempt-changing operation on one (namespace, email)
@@ -41,13 +53,29 @@ impl PgStore {
         Ok(())
     }
 
-    async fn failures_in_window(
+    /// Counts attempts of an email within a window (login_attempts_email_idx).
+    /// Run after `lock_email`, its snapshot sees every attempt committed by
+    /// the transactions serialised before this one.
+    async fn count_in_window(
         &self,
         tx: &mut Tx,
         email: &Email,
         window_us: i64,
+        counting: Counting,
     ) -> StoreResult<u64> {
-        let n: i64 = sqlx::query_scalar(FAILURES_IN_WINDOW)
+        let sql = match counting {
+            Counting::Failures => {
+                "SELECT count(*) FROM login_attempts
+                 WHERE namespace = $1 AND email = $2 AND success = false
+                   AND attempted_at > now() - $3 * interval '1 microsecond'"
+            }
+            Counting::FailuresAndPending => {
+                "SELECT count(*) FROM login_attempts
+                 WHERE namespace = $1 AND email = $2 AND success IS NOT TRUE
+                   AND attempted_at > now() - $3 * interval '1 microsecond'"
+            }
+        };
+        let n: i64 = sqlx::query_scalar(sql)
             .bind(self.namespace.as_str())
             .bind(email.as_str())
             .bind(window_us)
@@ -56,10 +84,75 @@ impl PgStore {
             .map_err(map_sqlx_error)?;
         Ok(count(n))
     }
-}
 
-fn clamp_u32(n: u64) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
+    /// How long until the count drops below `max`: the `max`-th newest
+    /// counted attempt leaves the window then.
+    async fn lock_lifts_in(
+        &self,
+        tx: &mut Tx,
+        email: &Email,
+        window_us: i64,
+        max: u64,
+    ) -> StoreResult<Duration> {
+        let secs: Option<f64> = sqlx::query_scalar(
+            "SELECT EXTRACT(EPOCH FROM attempted_at + $3 * interval '1 microsecond' - now())::float8
+             FROM login_attempts
+             WHERE namespace = $1 AND email = $2 AND success IS NOT TRUE
+               AND attempted_at > now() - $3 * interval '1 microsecond'
+             ORDER BY attempted_at DESC OFFSET $4 LIMIT 1",
+        )
+        .bind(self.namespace.as_str())
+        .bind(email.as_str())
+        .bind(window_us)
+        .bind(i64::try_from(max.saturating_sub(1)).unwrap_or(i64::MAX))
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        Ok(Duration::from_secs_f64(secs.unwrap_or(0.0).max(0.0).ceil()))
+    }
+
+    /// Audits a failure, and the start of a lockout when this failure brought
+    /// the finished failures in the window to the limit. Returns the outcome.
+    async fn after_attempt(
+        &self,
+        tx: &mut Tx,
+        email: &Email,
+        success: bool,
+        ip_address: Option<IpAddr>,
+    ) -> StoreResult<AttemptOutcome> {
+        let window_us = micros(self.policy.lockout_window, "lockout_window")?;
+        let max = u64::from(self.policy.lockout_max_attempts);
+        let counted = self
+            .count_in_window(tx, email, window_us, Counting::FailuresAndPending)
+            .await?;
+        let mut lockout_started = false;
+        if !success {
+            let failures = self
+                .count_in_window(tx, email, window_us, Counting::Failures)
+                .await?;
+            // Serialised, finished failures grow by one at a time: the one
+            // that lands exactly on the limit starts the episode. The count
+            // only falls below it again by sliding out or clear_attempts.
+            lockout_started = max > 0 && failures == max;
+            let rec = AuditRecord::new(events::LOGIN_ATTEMPT_FAILED, "email", email.as_str())
+                .new_values(json!({ "ip_address": ip_address, "failures_in_window": failures }));
+            self.audit(tx, rec).await?;
+            if lockout_started {
+                let rec = AuditRecord::new(events::LOCKOUT_TRIGGERED, "email", email.as_str())
+                    .new_values(json!({
+                        "failures_in_window": failures,
+                        "max_attempts": max,
+                        "window_seconds": self.policy.lockout_window.as_secs(),
+                    }));
+                self.audit(tx, rec).await?;
+            }
+        }
+        Ok(AttemptOutcome {
+            failures_in_window: u32::try_from(counted).unwrap_or(u32::MAX),
+            locked_out: max > 0 && counted >= max,
+            lockout_started,
+        })
+    }
 }
 
 impl LoginAttemptStore for PgStore {
@@ -70,13 +163,8 @@ impl LoginAttemptStore for PgStore {
         ip_address: Option<IpAddr>,
     ) -> StoreResult<AttemptOutcome> {
         let email = Email::parse(email)?;
-        let window_us = micros(self.policy.lockout_window, "lockout_window")?;
-        let max = u64::from(self.policy.lockout_max_attempts);
         let mut tx = self.begin().await?;
         self.lock_email(&mut tx, &email).await?;
-        // Counted after taking the lock: this statement's snapshot sees every
-        // attempt committed by the transactions serialised before us.
-        let before = self.failures_in_window(&mut tx, &email, window_us).await?;
         sqlx::query(
             "INSERT INTO login_attempts (id, namespace, email, success, ip_address)
              VALUES ($1, $2, $3, $4, $5)",
@@ -89,29 +177,78 @@ impl LoginAttemptStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(map_sqlx_error)?;
-        let after = if success { before } else { before + 1 };
-        // An episode begins when the count crosses the limit, and only then.
-        let lockout_started = max > 0 && before < max && after >= max;
-        if !success {
-            let rec = AuditRecord::new(events::LOGIN_ATTEMPT_FAILED, "email", email.as_str())
-                .new_values(json!({ "ip_address": ip_address, "failures_in_window": after }));
-            self.audit(&mut tx, rec).await?;
-        }
-        if lockout_started {
-            let rec = AuditRecord::new(events::LOCKOUT_TRIGGERED, "email", email.as_str())
-                .new_values(json!({
-                    "failures_in_window": after,
-                    "max_attempts": max,
-                    "window_seconds": self.policy.lockout_window.as_secs(),
-                }));
-            self.audit(&mut tx, rec).await?;
-        }
+        let outcome = self
+            .after_attempt(&mut tx, &email, success, ip_address)
+            .await?;
         commit(tx).await?;
-        Ok(AttemptOutcome {
-            failures_in_window: clamp_u32(after),
-            locked_out: max > 0 && after >= max,
-            lockout_started,
-        })
+        Ok(outcome)
+    }
+
+    async fn begin_login_attempt(
+        &self,
+        email: &str,
+        ip_address: Option<IpAddr>,
+    ) -> StoreResult<AttemptPermit> {
+        let email = Email::parse(email)?;
+        let window_us = micros(self.policy.lockout_window, "lockout_window")?;
+        let max = u64::from(self.policy.lockout_max_attempts);
+        let mut tx = self.begin().await?;
+        self.lock_email(&mut tx, &email).await?;
+        let counted = self
+            .count_in_window(&mut tx, &email, window_us, Counting::FailuresAndPending)
+            .await?;
+        if max > 0 && counted >= max {
+            let retry_after = self.lock_lifts_in(&mut tx, &email, window_us, max).await?;
+            commit(tx).await?;
+            return Err(StoreError::Locked { retry_after });
+        }
+        let attempt_id = AttemptId::new();
+        sqlx::query(
+            "INSERT INTO login_attempts (id, namespace, email, success, ip_address)
+             VALUES ($1, $2, $3, NULL, $4)",
+        )
+        .bind(attempt_id.as_uuid())
+        .bind(self.namespace.as_str())
+        .bind(email.as_str())
+        .bind(ip_address)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        commit(tx).await?;
+        Ok(AttemptPermit { attempt_id, email })
+    }
+
+    async fn finish_login_attempt(
+        &self,
+        permit: &AttemptPermit,
+        success: bool,
+    ) -> StoreResult<AttemptOutcome> {
+        let mut tx = self.begin().await?;
+        self.lock_email(&mut tx, &permit.email).await?;
+        // primary key; `success IS NULL` makes finishing exactly-once
+        let ip: Option<Option<IpAddr>> = sqlx::query_scalar(
+            "UPDATE login_attempts SET success = $4
+             WHERE namespace = $1 AND id = $2 AND email = $3 AND success IS NULL
+             RETURNING ip_address",
+        )
+        .bind(self.namespace.as_str())
+        .bind(permit.attempt_id.as_uuid())
+        .bind(permit.email.as_str())
+        .bind(success)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        let Some(ip_address) = ip else {
+            commit(tx).await?;
+            return Err(StoreError::NotFound {
+                entity: "login_attempt",
+            });
+        };
+        let outcome = self
+            .after_attempt(&mut tx, &permit.email, success, ip_address)
+            .await?;
+        commit(tx).await?;
+        Ok(outcome)
     }
 
     async fn is_locked_out(
@@ -129,9 +266,11 @@ impl LoginAttemptStore for PgStore {
             Some(n) => n,
         };
         let mut tx = self.begin().await?;
-        let failures = self.failures_in_window(&mut tx, &email, window_us).await?;
+        let counted = self
+            .count_in_window(&mut tx, &email, window_us, Counting::FailuresAndPending)
+            .await?;
         commit(tx).await?;
-        Ok(failures >= u64::from(max))
+        Ok(counted >= u64::from(max))
     }
 
     async fn get_recent_attempts(
@@ -143,7 +282,7 @@ impl LoginAttemptStore for PgStore {
         let limit = resolve_limit(limit, DEFAULT_RECENT_ATTEMPTS, MAX_RECENT_ATTEMPTS, "limit")?;
         let mut tx = self.begin().await?;
         // login_attempts_email_idx
-        let rows: Vec<(String, bool, Option<IpAddr>, DateTime<Utc>)> = sqlx::query_as(
+        let rows: Vec<(String, Option<bool>, Option<IpAddr>, DateTime<Utc>)> = sqlx::query_as(
             "SELECT email, success, ip_address, attempted_at FROM login_attempts
              WHERE namespace = $1 AND email = $2
              ORDER BY attempted_at DESC, id DESC LIMIT $3",
@@ -159,7 +298,7 @@ impl LoginAttemptStore for PgStore {
             .map(|(email, success, ip_address, attempted_at)| {
                 Ok(LoginAttempt {
                     email: stored_email(&email)?,
-                    success,
+                    success: success.unwrap_or(false),
                     ip_address,
                     attempted_at,
                 })

@@ -3,7 +3,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::error::StoreResult;
-use crate::model::{AttemptOutcome, LoginAttempt};
+use crate::model::{AttemptOutcome, AttemptPermit, LoginAttempt};
 
 /// Login attempts and lockout.
 pub trait LoginAttemptStore: Send + Sync {
@@ -35,8 +35,53 @@ pub trait LoginAttemptStore: Send + Sync {
         ip_address: Option<IpAddr>,
     ) -> impl Future<Output = StoreResult<AttemptOutcome>> + Send;
 
-    /// Check if an email is locked out: failed attempts within the sliding
-    /// `window` are at least `max_attempts`.
+    /// Reserve a login attempt before checking a password: the atomic
+    /// "check and count" that keeps parallel guesses from slipping past the
+    /// limit. Attempts on one email are serialised; failed and in-progress
+    /// attempts in the lockout window both count, so of N parallel guesses
+    /// at most `lockout_max_attempts` get a permit and the rest are refused
+    /// at once, without a password check.
+    ///
+    /// # Parameters
+    /// - `email`: the address tried (normalised).
+    /// - `ip_address`: client address.
+    ///
+    /// # Returns
+    /// A permit to pass to `finish_login_attempt` with the outcome.
+    ///
+    /// # Errors
+    /// - [`StoreError::Locked`](crate::StoreError::Locked) with the time until the lock lifts.
+    /// - [`StoreError::InvalidInput`](crate::StoreError::InvalidInput) naming `email`.
+    fn begin_login_attempt(
+        &self,
+        email: &str,
+        ip_address: Option<IpAddr>,
+    ) -> impl Future<Output = StoreResult<AttemptPermit>> + Send;
+
+    /// Finish a reserved login attempt with its outcome. A failure writes
+    /// `login_attempt_failed`, and `lockout_triggered` when it brings the
+    /// failures in the window to the limit (once per episode, as
+    /// `record_login_attempt`).
+    ///
+    /// # Parameters
+    /// - `permit`: from `begin_login_attempt`.
+    /// - `success`: whether the password (or other credential) was right.
+    ///
+    /// # Returns
+    /// The lockout state after this attempt.
+    ///
+    /// # Errors
+    /// - [`StoreError::NotFound`](crate::StoreError::NotFound) (`login_attempt`) when the permit
+    ///   was already finished, or its attempt cleared or cleaned up.
+    fn finish_login_attempt(
+        &self,
+        permit: &AttemptPermit,
+        success: bool,
+    ) -> impl Future<Output = StoreResult<AttemptOutcome>> + Send;
+
+    /// Check if an email is locked out: failed (and in-progress) attempts
+    /// within the sliding `window` are at least `max_attempts`. To act on the
+    /// answer safely under concurrency, use `begin_login_attempt` instead.
     ///
     /// # Parameters
     /// - `email`: the address.
