@@ -29,6 +29,14 @@ use crate::sql::{AuditRecord, Tx, commit, count, micros, stored_email};
 /// such as sqlx's migration lock.
 const ATTEMPT_LOCK_CLASS: i32 = 0x6175_7468;
 
+#[derive(sqlx::FromRow)]
+struct AttemptRow {
+    email: String,
+    success: Option<bool>,
+    ip_address: Option<IpAddr>,
+    attempted_at: DateTime<Utc>,
+}
+
 /// Which attempts a count includes.
 #[derive(Clone, Copy)]
 enum Counting {
@@ -280,27 +288,27 @@ impl LoginAttemptStore for PgStore {
     ) -> StoreResult<Vec<LoginAttempt>> {
         let email = Email::parse(email)?;
         let limit = resolve_limit(limit, DEFAULT_RECENT_ATTEMPTS, MAX_RECENT_ATTEMPTS, "limit")?;
-        let mut tx = self.begin().await?;
         // login_attempts_email_idx
-        let rows: Vec<(String, Option<bool>, Option<IpAddr>, DateTime<Utc>)> = sqlx::query_as(
-            "SELECT email, success, ip_address, attempted_at FROM login_attempts
-             WHERE namespace = $1 AND email = $2
-             ORDER BY attempted_at DESC, id DESC LIMIT $3",
-        )
-        .bind(self.namespace.as_str())
-        .bind(email.as_str())
-        .bind(i64::from(limit))
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(map_sqlx_error)?;
-        commit(tx).await?;
+        let rows: Vec<AttemptRow> = self
+            .read_all(
+                sqlx::query_as(
+                    "SELECT email, success, ip_address, attempted_at FROM login_attempts
+                     WHERE namespace = $1 AND email = $2
+                     ORDER BY attempted_at DESC, id DESC LIMIT $3",
+                )
+                .bind(self.namespace.as_str())
+                .bind(email.as_str())
+                .bind(i64::from(limit)),
+            )
+            .await?;
         rows.into_iter()
-            .map(|(email, success, ip_address, attempted_at)| {
+            .map(|r| {
                 Ok(LoginAttempt {
-                    email: stored_email(&email)?,
-                    success: success.unwrap_or(false),
-                    ip_address,
-                    attempted_at,
+                    email: stored_email(&r.email)?,
+                    // an attempt still in progress has not succeeded
+                    success: r.success.unwrap_or(false),
+                    ip_address: r.ip_address,
+                    attempted_at: r.attempted_at,
                 })
             })
             .collect()

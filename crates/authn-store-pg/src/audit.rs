@@ -4,14 +4,13 @@ use std::net::IpAddr;
 
 use authn_core::policy::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, resolve_limit};
 use authn_core::store::AuditStore;
-use authn_core::{AuditEvent, AuditEventId, AuditQuery, Page, StoreResult, ValidationError};
+use authn_core::{AuditEvent, AuditEventId, AuditQuery, Page, StoreResult};
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::PgStore;
-use crate::error::map_sqlx_error;
-use crate::sql::commit;
+use crate::sql::{into_page, parse_cursor};
 
 #[derive(sqlx::FromRow)]
 struct AuditRow {
@@ -55,14 +54,7 @@ impl From<AuditRow> for AuditEvent {
 impl AuditStore for PgStore {
     async fn get_audit_events(&self, query: &AuditQuery) -> StoreResult<Page<AuditEvent>> {
         let limit = resolve_limit(query.limit, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, "limit")?;
-        let before = query
-            .cursor
-            .as_deref()
-            .map(|c| {
-                Uuid::parse_str(c.trim())
-                    .map_err(|_| ValidationError::new("cursor", "is not a cursor of this listing"))
-            })
-            .transpose()?;
+        let before = parse_cursor(query.cursor.as_deref())?;
         // Only the filters given become conditions, so each combination is
         // its own prepared statement with a plan on the matching index:
         // audit_events_resource_idx, audit_events_actor_idx,
@@ -91,20 +83,8 @@ impl AuditStore for PgStore {
         qb.push(" ORDER BY id DESC LIMIT ")
             .push_bind(i64::from(limit) + 1);
 
-        let mut tx = self.begin().await?;
-        let rows: Vec<AuditRow> = qb
-            .build_query_as()
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(map_sqlx_error)?;
-        commit(tx).await?;
-        let mut items: Vec<AuditEvent> = rows.into_iter().map(AuditEvent::from).collect();
-        let next_cursor = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items.last().map(|e| e.id.to_string())
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        let rows: Vec<AuditRow> = self.read_all(qb.build_query_as()).await?;
+        let items = rows.into_iter().map(AuditEvent::from).collect();
+        Ok(into_page(items, limit, |e: &AuditEvent| e.id.to_string()))
     }
 }

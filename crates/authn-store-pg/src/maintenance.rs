@@ -122,10 +122,9 @@ impl MaintenanceStore for PgStore {
     }
 
     async fn get_stats(&self) -> StoreResult<Stats> {
-        let mut tx = self.begin().await?;
         // users_namespace_email_key, users_disabled_idx, sessions_expires_idx,
         // mfa_methods_user_idx
-        let row: (i64, i64, i64, i64, i64) = sqlx::query_as(
+        let row: (i64, i64, i64, i64, i64) = self.read_one(sqlx::query_as(
             "SELECT
                  (SELECT count(*) FROM users WHERE namespace = $1),
                  (SELECT count(*) FROM users WHERE namespace = $1 AND email_verified_at IS NOT NULL),
@@ -134,11 +133,7 @@ impl MaintenanceStore for PgStore {
                    WHERE namespace = $1 AND expires_at > now() AND revoked_at IS NULL),
                  (SELECT count(DISTINCT user_id) FROM mfa_methods WHERE namespace = $1)",
         )
-        .bind(self.namespace.as_str())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(map_sqlx_error)?;
-        commit(tx).await?;
+        .bind(self.namespace.as_str())).await?;
         Ok(Stats {
             user_count: count(row.0),
             verified_user_count: count(row.1),

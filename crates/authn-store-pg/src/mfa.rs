@@ -92,25 +92,21 @@ impl MfaStore for PgStore {
     }
 
     async fn get_mfa(&self, user_id: UserId, mfa_type: MfaType) -> StoreResult<Vec<MfaCredential>> {
-        let mut tx = self.begin().await?;
         // mfa_methods_user_idx
-        let rows: Vec<(String, MfaRow)> = sqlx::query_as::<_, MfaWithSecret>(
-            "SELECT id, user_id, mfa_type, name, created_at, last_used_at, secret
+        let rows: Vec<MfaWithSecret> = self
+            .read_all(
+                sqlx::query_as(
+                    "SELECT id, user_id, mfa_type, name, created_at, last_used_at, secret
              FROM mfa_methods WHERE namespace = $1 AND user_id = $2 AND mfa_type = $3
              ORDER BY created_at, id",
-        )
-        .bind(self.namespace.as_str())
-        .bind(user_id.as_uuid())
-        .bind(mfa_type.as_str())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(map_sqlx_error)?
-        .into_iter()
-        .map(|r| (r.secret, r.row))
-        .collect();
-        commit(tx).await?;
+                )
+                .bind(self.namespace.as_str())
+                .bind(user_id.as_uuid())
+                .bind(mfa_type.as_str()),
+            )
+            .await?;
         rows.into_iter()
-            .map(|(secret, row)| {
+            .map(|MfaWithSecret { row, secret }| {
                 Ok(MfaCredential {
                     method: row.into_method()?,
                     secret: MfaSecret::parse(&secret).map_err(|e| StoreError::Internal {
@@ -122,19 +118,18 @@ impl MfaStore for PgStore {
     }
 
     async fn list_mfa(&self, user_id: UserId) -> StoreResult<Vec<MfaMethod>> {
-        let mut tx = self.begin().await?;
         // mfa_methods_user_idx
-        let rows: Vec<MfaRow> = sqlx::query_as(
-            "SELECT id, user_id, mfa_type, name, created_at, last_used_at
+        let rows: Vec<MfaRow> = self
+            .read_all(
+                sqlx::query_as(
+                    "SELECT id, user_id, mfa_type, name, created_at, last_used_at
              FROM mfa_methods WHERE namespace = $1 AND user_id = $2
              ORDER BY created_at, id",
-        )
-        .bind(self.namespace.as_str())
-        .bind(user_id.as_uuid())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(map_sqlx_error)?;
-        commit(tx).await?;
+                )
+                .bind(self.namespace.as_str())
+                .bind(user_id.as_uuid()),
+            )
+            .await?;
         rows.into_iter().map(MfaRow::into_method).collect()
     }
 
@@ -180,17 +175,16 @@ impl MfaStore for PgStore {
     }
 
     async fn has_mfa(&self, user_id: UserId) -> StoreResult<bool> {
-        let mut tx = self.begin().await?;
         // mfa_methods_user_idx
-        let has: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM mfa_methods WHERE namespace = $1 AND user_id = $2)",
-        )
-        .bind(self.namespace.as_str())
-        .bind(user_id.as_uuid())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(map_sqlx_error)?;
-        commit(tx).await?;
+        let (has,): (bool,) = self
+            .read_one(
+                sqlx::query_as(
+                    "SELECT EXISTS (SELECT 1 FROM mfa_methods WHERE namespace = $1 AND user_id = $2)",
+                )
+                .bind(self.namespace.as_str())
+                .bind(user_id.as_uuid()),
+            )
+            .await?;
         Ok(has)
     }
 }

@@ -250,20 +250,19 @@ impl SessionStore for PgStore {
     }
 
     async fn list_sessions(&self, user_id: UserId) -> StoreResult<Vec<Session>> {
-        let mut tx = self.begin().await?;
         // sessions_user_idx (already in newest-first order)
-        let rows: Vec<SessionRow> = sqlx::query_as(
-            "SELECT id, user_id, created_at, expires_at, ip_address, user_agent
+        let rows: Vec<SessionRow> = self
+            .read_all(
+                sqlx::query_as(
+                    "SELECT id, user_id, created_at, expires_at, ip_address, user_agent
              FROM sessions
              WHERE namespace = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()
              ORDER BY created_at DESC, id DESC",
-        )
-        .bind(self.namespace.as_str())
-        .bind(user_id.as_uuid())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(map_sqlx_error)?;
-        commit(tx).await?;
+                )
+                .bind(self.namespace.as_str())
+                .bind(user_id.as_uuid()),
+            )
+            .await?;
         Ok(rows
             .into_iter()
             .map(|r| Session {

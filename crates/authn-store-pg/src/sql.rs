@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use authn_core::{StoreError, StoreResult, ValidationError};
 use serde_json::Value;
-use sqlx::{PgConnection, Postgres, Transaction};
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::QueryAs;
+use sqlx::{FromRow, PgConnection, Postgres, Transaction};
 
 use crate::PgStore;
 use crate::error::map_sqlx_error;
@@ -61,6 +63,53 @@ impl PgStore {
         Ok(tx)
     }
 
+    /// Runs one read in a namespaced transaction: at most one row.
+    pub(crate) async fn read_optional<'q, O>(
+        &self,
+        query: QueryAs<'q, Postgres, O, PgArguments>,
+    ) -> StoreResult<Option<O>>
+    where
+        O: Send + Unpin + for<'r> FromRow<'r, PgRow>,
+    {
+        let mut tx = self.begin().await?;
+        let row = query
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_sqlx_error)?;
+        commit(tx).await?;
+        Ok(row)
+    }
+
+    /// Runs one read in a namespaced transaction: exactly one row (an
+    /// aggregate).
+    pub(crate) async fn read_one<'q, O>(
+        &self,
+        query: QueryAs<'q, Postgres, O, PgArguments>,
+    ) -> StoreResult<O>
+    where
+        O: Send + Unpin + for<'r> FromRow<'r, PgRow>,
+    {
+        self.read_optional(query)
+            .await?
+            .ok_or_else(|| StoreError::Internal {
+                source: Box::new(sqlx::Error::RowNotFound),
+            })
+    }
+
+    /// Runs one read in a namespaced transaction: all rows.
+    pub(crate) async fn read_all<'q, O>(
+        &self,
+        query: QueryAs<'q, Postgres, O, PgArguments>,
+    ) -> StoreResult<Vec<O>>
+    where
+        O: Send + Unpin + for<'r> FromRow<'r, PgRow>,
+    {
+        let mut tx = self.begin().await?;
+        let rows = query.fetch_all(&mut *tx).await.map_err(map_sqlx_error)?;
+        commit(tx).await?;
+        Ok(rows)
+    }
+
     /// Writes an audit event with this handle's namespace and actor.
     pub(crate) async fn audit(&self, conn: &mut PgConnection, rec: AuditRecord) -> StoreResult<()> {
         let actor = self.actor.as_deref();
@@ -88,6 +137,33 @@ impl PgStore {
         .map_err(map_sqlx_error)?;
         Ok(())
     }
+}
+
+/// Parses a keyset cursor (the id of the last item of the previous page).
+pub(crate) fn parse_cursor(cursor: Option<&str>) -> Result<Option<uuid::Uuid>, ValidationError> {
+    cursor
+        .map(|c| {
+            uuid::Uuid::parse_str(c.trim())
+                .map_err(|_| ValidationError::new("cursor", "is not a cursor of this listing"))
+        })
+        .transpose()
+}
+
+/// Turns `limit + 1` fetched rows into a page: the extra row, when present,
+/// only says that a next page exists, whose cursor is the last kept item.
+pub(crate) fn into_page<T>(
+    mut items: Vec<T>,
+    limit: u32,
+    id: impl Fn(&T) -> String,
+) -> authn_core::Page<T> {
+    let limit = limit as usize;
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(id)
+    } else {
+        None
+    };
+    authn_core::Page { items, next_cursor }
 }
 
 /// Commits, mapping the error.

@@ -3,16 +3,14 @@
 use authn_core::audit::events;
 use authn_core::policy::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, resolve_limit};
 use authn_core::store::UserStore;
-use authn_core::{
-    Credentials, Email, Page, PasswordHash, StoreResult, User, UserId, ValidationError,
-};
+use authn_core::{Credentials, Email, Page, PasswordHash, StoreResult, User, UserId};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::PgStore;
 use crate::error::map_sqlx_error;
-use crate::sql::{AuditRecord, commit, stored_email};
+use crate::sql::{AuditRecord, commit, into_page, parse_cursor, stored_email};
 
 /// `SELECT <user columns> FROM users <rest>`, built at compile time (sqlx
 /// only takes static SQL, which keeps injection out by construction).
@@ -78,31 +76,27 @@ impl UserStore for PgStore {
     }
 
     async fn get_user(&self, user_id: UserId) -> StoreResult<Option<User>> {
-        let mut tx = self.begin().await?;
         // primary key
-        let row: Option<UserRow> =
-            sqlx::query_as(select_users!("WHERE namespace = $1 AND id = $2"))
-                .bind(self.namespace.as_str())
-                .bind(user_id.as_uuid())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_sqlx_error)?;
-        commit(tx).await?;
+        let row: Option<UserRow> = self
+            .read_optional(
+                sqlx::query_as(select_users!("WHERE namespace = $1 AND id = $2"))
+                    .bind(self.namespace.as_str())
+                    .bind(user_id.as_uuid()),
+            )
+            .await?;
         row.map(UserRow::into_user).transpose()
     }
 
     async fn get_user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
         let email = Email::parse(email)?;
-        let mut tx = self.begin().await?;
         // users_namespace_email_key
-        let row: Option<UserRow> =
-            sqlx::query_as(select_users!("WHERE namespace = $1 AND email = $2"))
-                .bind(self.namespace.as_str())
-                .bind(email.as_str())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_sqlx_error)?;
-        commit(tx).await?;
+        let row: Option<UserRow> = self
+            .read_optional(
+                sqlx::query_as(select_users!("WHERE namespace = $1 AND email = $2"))
+                    .bind(self.namespace.as_str())
+                    .bind(email.as_str()),
+            )
+            .await?;
         row.map(UserRow::into_user).transpose()
     }
 
@@ -240,13 +234,7 @@ impl UserStore for PgStore {
         cursor: Option<&str>,
     ) -> StoreResult<Page<User>> {
         let limit = resolve_limit(limit, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, "limit")?;
-        let after = cursor
-            .map(|c| {
-                Uuid::parse_str(c.trim())
-                    .map_err(|_| ValidationError::new("cursor", "is not a cursor of this listing"))
-            })
-            .transpose()?;
-        let mut tx = self.begin().await?;
+        let after = parse_cursor(cursor)?;
         // users_namespace_id_key: keyset, one extra row tells whether a next page exists
         // Two statements rather than `$2 IS NULL OR id > $2`, whose generic
         // plan would filter instead of seeking on the index.
@@ -261,34 +249,25 @@ impl UserStore for PgStore {
                 .bind(self.namespace.as_str())
                 .bind(i64::from(limit) + 1),
         };
-        let rows: Vec<UserRow> = query.fetch_all(&mut *tx).await.map_err(map_sqlx_error)?;
-        commit(tx).await?;
-        let mut items = rows
+        let items = self
+            .read_all(query)
+            .await?
             .into_iter()
             .map(UserRow::into_user)
             .collect::<StoreResult<Vec<_>>>()?;
-        let next_cursor = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items.last().map(|u| u.id.to_string())
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        Ok(into_page(items, limit, |u| u.id.to_string()))
     }
 
     async fn get_credentials(&self, email: &str) -> StoreResult<Option<Credentials>> {
         let email = Email::parse(email)?;
-        let mut tx = self.begin().await?;
         // users_namespace_email_key
-        let row: Option<(Uuid, Option<String>, Option<DateTime<Utc>>)> = sqlx::query_as(
+        let row: Option<(Uuid, Option<String>, Option<DateTime<Utc>>)> = self
+            .read_optional(sqlx::query_as(
             "SELECT id, password_hash, disabled_at FROM users WHERE namespace = $1 AND email = $2",
         )
         .bind(self.namespace.as_str())
-        .bind(email.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(map_sqlx_error)?;
-        commit(tx).await?;
+        .bind(email.as_str()))
+            .await?;
         row.map(|(id, hash, disabled_at)| {
             Ok(Credentials {
                 user_id: UserId::from_uuid(id),
