@@ -37,15 +37,6 @@ struct AttemptRow {
     attempted_at: DateTime<Utc>,
 }
 
-/// Which attempts a count includes.
-#[derive(Clone, Copy)]
-enum Counting {
-    /// Finished failures only: what starts a lockout episode.
-    Failures,
-    /// Failures and reserved attempts still in progress: what locks.
-    FailuresAndPending,
-}
-
 impl PgStore {
     /// Serialises every attempt-changing operation on one (namespace, email)
     /// until the transaction ends. Attempts on other emails are not blocked
@@ -61,35 +52,27 @@ impl PgStore {
         Ok(())
     }
 
-    /// Counts attempts of an email within a window (login_attempts_email_idx).
-    /// Run after `lock_email`, its snapshot sees every attempt committed by
-    /// the transactions serialised before this one.
+    /// Counts failed and in-progress attempts of an email within a window
+    /// (login_attempts_email_idx): what locks. Run after `lock_email`, its
+    /// snapshot sees every attempt committed by the transactions serialised
+    /// before this one.
     async fn count_in_window(
         &self,
         tx: &mut Tx,
         email: &Email,
         window_us: i64,
-        counting: Counting,
     ) -> StoreResult<u64> {
-        let sql = match counting {
-            Counting::Failures => {
-                "SELECT count(*) FROM login_attempts
-                 WHERE namespace = $1 AND email = $2 AND success = false
-                   AND attempted_at > now() - $3 * interval '1 microsecond'"
-            }
-            Counting::FailuresAndPending => {
-                "SELECT count(*) FROM login_attempts
-                 WHERE namespace = $1 AND email = $2 AND success IS NOT TRUE
-                   AND attempted_at > now() - $3 * interval '1 microsecond'"
-            }
-        };
-        let n: i64 = sqlx::query_scalar(sql)
-            .bind(self.namespace.as_str())
-            .bind(email.as_str())
-            .bind(window_us)
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(map_sqlx_error)?;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM login_attempts
+             WHERE namespace = $1 AND email = $2 AND success IS NOT TRUE
+               AND attempted_at > now() - $3 * interval '1 microsecond'",
+        )
+        .bind(self.namespace.as_str())
+        .bind(email.as_str())
+        .bind(window_us)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(map_sqlx_error)?;
         Ok(count(n))
     }
 
@@ -124,24 +107,35 @@ impl PgStore {
     async fn after_attempt(
         &self,
         tx: &mut Tx,
-        email: &Email,
+        attempt: (AttemptId, &Email),
         success: bool,
         ip_address: Option<IpAddr>,
     ) -> StoreResult<AttemptOutcome> {
+        let (attempt_id, email) = attempt;
         let window_us = micros(self.policy.lockout_window, "lockout_window")?;
         let max = u64::from(self.policy.lockout_max_attempts);
-        let counted = self
-            .count_in_window(tx, email, window_us, Counting::FailuresAndPending)
-            .await?;
+        let counted = self.count_in_window(tx, email, window_us).await?;
         let mut lockout_started = false;
         if !success {
-            let failures = self
-                .count_in_window(tx, email, window_us, Counting::Failures)
-                .await?;
-            // Serialised, finished failures grow by one at a time: the one
-            // that lands exactly on the limit starts the episode. The count
-            // only falls below it again by sliding out or clear_attempts.
-            lockout_started = max > 0 && failures == max;
+            // Finished failures in the window without and with this attempt
+            // (a permit finished late may already have left the window and
+            // then adds nothing). The episode starts on the crossing only;
+            // the count falls below the limit again only by sliding out or
+            // clear_attempts, which ends the episode.
+            let (before, failures): (i64, i64) = sqlx::query_as(
+                "SELECT count(*) FILTER (WHERE id <> $4), count(*) FROM login_attempts
+                 WHERE namespace = $1 AND email = $2 AND success = false
+                   AND attempted_at > now() - $3 * interval '1 microsecond'",
+            )
+            .bind(self.namespace.as_str())
+            .bind(email.as_str())
+            .bind(window_us)
+            .bind(attempt_id.as_uuid())
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(map_sqlx_error)?;
+            let (before, failures) = (count(before), count(failures));
+            lockout_started = max > 0 && before < max && failures >= max;
             let rec = AuditRecord::new(events::LOGIN_ATTEMPT_FAILED, "email", email.as_str())
                 .new_values(json!({ "ip_address": ip_address, "failures_in_window": failures }));
             self.audit(tx, rec).await?;
@@ -171,13 +165,14 @@ impl LoginAttemptStore for PgStore {
         ip_address: Option<IpAddr>,
     ) -> StoreResult<AttemptOutcome> {
         let email = Email::parse(email)?;
+        let attempt_id = AttemptId::new();
         let mut tx = self.begin().await?;
         self.lock_email(&mut tx, &email).await?;
         sqlx::query(
             "INSERT INTO login_attempts (id, namespace, email, success, ip_address)
              VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(AttemptId::new().as_uuid())
+        .bind(attempt_id.as_uuid())
         .bind(self.namespace.as_str())
         .bind(email.as_str())
         .bind(success)
@@ -186,7 +181,7 @@ impl LoginAttemptStore for PgStore {
         .await
         .map_err(map_sqlx_error)?;
         let outcome = self
-            .after_attempt(&mut tx, &email, success, ip_address)
+            .after_attempt(&mut tx, (attempt_id, &email), success, ip_address)
             .await?;
         commit(tx).await?;
         Ok(outcome)
@@ -202,9 +197,7 @@ impl LoginAttemptStore for PgStore {
         let max = u64::from(self.policy.lockout_max_attempts);
         let mut tx = self.begin().await?;
         self.lock_email(&mut tx, &email).await?;
-        let counted = self
-            .count_in_window(&mut tx, &email, window_us, Counting::FailuresAndPending)
-            .await?;
+        let counted = self.count_in_window(&mut tx, &email, window_us).await?;
         if max > 0 && counted >= max {
             let retry_after = self.lock_lifts_in(&mut tx, &email, window_us, max).await?;
             commit(tx).await?;
@@ -253,7 +246,12 @@ impl LoginAttemptStore for PgStore {
             });
         };
         let outcome = self
-            .after_attempt(&mut tx, &permit.email, success, ip_address)
+            .after_attempt(
+                &mut tx,
+                (permit.attempt_id, &permit.email),
+                success,
+                ip_address,
+            )
             .await?;
         commit(tx).await?;
         Ok(outcome)
@@ -274,9 +272,7 @@ impl LoginAttemptStore for PgStore {
             Some(n) => n,
         };
         let mut tx = self.begin().await?;
-        let counted = self
-            .count_in_window(&mut tx, &email, window_us, Counting::FailuresAndPending)
-            .await?;
+        let counted = self.count_in_window(&mut tx, &email, window_us).await?;
         commit(tx).await?;
         Ok(counted >= u64::from(max))
     }

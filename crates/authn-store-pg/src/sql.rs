@@ -171,13 +171,21 @@ pub(crate) async fn commit(tx: Tx) -> StoreResult<()> {
     tx.commit().await.map_err(map_sqlx_error)
 }
 
+/// Longest duration accepted (100 years): beyond any sane lifetime and far
+/// inside PostgreSQL's timestamp range, so `now() + d` never overflows.
+const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// A positive duration as whole microseconds (bound as `$n * interval '1 microsecond'`,
 /// so expiry is computed with the database clock).
 pub(crate) fn micros(d: Duration, field: &'static str) -> Result<i64, ValidationError> {
     if d.is_zero() {
         return Err(ValidationError::new(field, "must be positive"));
     }
-    i64::try_from(d.as_micros()).map_err(|_| ValidationError::new(field, "is too large"))
+    if d > MAX_DURATION {
+        return Err(ValidationError::new(field, "must be at most 100 years"));
+    }
+    i64::try_from(d.as_micros())
+        .map_err(|_| ValidationError::new(field, "must be at most 100 years"))
 }
 
 /// A count from SQL (never negative) as `u64`.

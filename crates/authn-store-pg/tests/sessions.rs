@@ -64,6 +64,14 @@ async fn create_session_refuses_unknown_disabled_and_duplicate() {
             .await,
         "expires_in",
     );
+    // beyond any sane lifetime (and PostgreSQL's timestamp range): typed, not a driver error
+    let millennia = Duration::from_secs(300_000 * 365 * 86_400);
+    assert_invalid(
+        s.create_session(uid, &h2, Some(millennia), None, None)
+            .await,
+        "expires_in",
+    );
+    assert_invalid(s.extend_session(&h, Some(millennia)).await, "extend_by");
     s.disable_user(uid).await.unwrap();
     assert!(matches!(
         s.create_session(uid, &h2, None, None, None).await,
