@@ -15,6 +15,7 @@ CREATE TABLE users (
     id                uuid        PRIMARY KEY,
     namespace         text        NOT NULL,
     email             text        NOT NULL,
+    name              text,
     password_hash     text,
     email_verified_at timestamptz,
     disabled_at       timestamptz,
@@ -39,6 +40,18 @@ CREATE TABLE sessions (
     revoked_at  timestamptz,
     ip_address  inet,
     user_agent  text,
+    -- authentication context: a partial session has passed the password
+    -- but still owes its second factor
+    partial      boolean     NOT NULL DEFAULT false,
+    amr          text[]      NOT NULL DEFAULT '{}',
+    acr          text,
+    auth_time    timestamptz NOT NULL DEFAULT now(),
+    mfa_at       timestamptz,
+    -- second-factor attempts used on this session (wrong codes plus codes
+    -- being checked; a right code gives its slot back), and wrong codes:
+    -- the session is revoked when they reach the limit
+    mfa_attempts integer     NOT NULL DEFAULT 0,
+    mfa_failures integer     NOT NULL DEFAULT 0,
     CONSTRAINT sessions_user_fk FOREIGN KEY (namespace, user_id)
         REFERENCES users (namespace, id) ON DELETE CASCADE,
     -- validate_session / extend_session / revoke_session: the hot path
@@ -89,16 +102,25 @@ CREATE TABLE mfa_methods (
     name         text,
     created_at   timestamptz NOT NULL DEFAULT now(),
     last_used_at timestamptz,
+    -- NULL while an enrollment is pending; pending methods do not enable MFA
+    confirmed_at timestamptz,
+    -- the last TOTP time step accepted: later codes only, so none replays
+    last_used_step bigint,
     CONSTRAINT mfa_methods_user_fk FOREIGN KEY (namespace, user_id)
         REFERENCES users (namespace, id) ON DELETE CASCADE
 );
 -- get_mfa, list_mfa, has_mfa, get_stats
 CREATE INDEX mfa_methods_user_idx ON mfa_methods (namespace, user_id, mfa_type);
 
+-- Attempts of password logins (kind 'password', subject = email) and of
+-- second-factor checks (kind 'mfa', subject = user id): one lockout
+-- mechanism for both.
 CREATE TABLE login_attempts (
     id           uuid        PRIMARY KEY,
     namespace    text        NOT NULL,
-    email        text        NOT NULL,
+    kind         text        NOT NULL DEFAULT 'password'
+        CONSTRAINT login_attempts_kind_check CHECK (kind IN ('password', 'mfa')),
+    subject      text        NOT NULL,
     -- NULL while a reserved attempt (begin_login_attempt) is in progress:
     -- it counts against the limit until it is finished, so parallel
     -- guesses cannot all pass the lockout check before any is recorded.
@@ -107,9 +129,10 @@ CREATE TABLE login_attempts (
     attempted_at timestamptz NOT NULL DEFAULT now()
 );
 -- get_recent_attempts, clear_attempts, and the lockout counts of
--- is_locked_out / record_login_attempt / begin_login_attempt (a range scan
--- over one email's attempts within the window)
-CREATE INDEX login_attempts_email_idx ON login_attempts (namespace, email, attempted_at DESC);
+-- is_locked_out / record_login_attempt / begin_login_attempt /
+-- begin_mfa_attempt (a range scan over one subject's attempts in the window)
+CREATE INDEX login_attempts_subject_idx
+    ON login_attempts (namespace, kind, subject, attempted_at DESC);
 -- cleanup_expired (retention)
 CREATE INDEX login_attempts_time_idx ON login_attempts (namespace, attempted_at);
 
@@ -141,11 +164,22 @@ CREATE INDEX audit_events_actor_idx ON audit_events (namespace, actor_id, id DES
 -- get_audit_events by event type
 CREATE INDEX audit_events_type_idx ON audit_events (namespace, event_type, id DESC);
 
+CREATE TABLE admin_keys (
+    id          uuid        PRIMARY KEY,
+    namespace   text        NOT NULL,
+    name        text        NOT NULL,
+    key_hash    text        NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    revoked_at  timestamptz,
+    -- find_admin_key: every admin request
+    CONSTRAINT admin_keys_namespace_key_hash_key UNIQUE (namespace, key_hash)
+);
+
 DO $$
 DECLARE t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['users', 'sessions', 'one_time_tokens', 'mfa_methods',
-                             'login_attempts', 'audit_events']
+                             'login_attempts', 'audit_events', 'admin_keys']
     LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
@@ -167,14 +201,20 @@ RETURNS TABLE (
     email             text,
     email_verified_at timestamptz,
     created_at        timestamptz,
-    expires_at        timestamptz
+    expires_at        timestamptz,
+    partial           boolean,
+    amr               text[],
+    acr               text,
+    auth_time         timestamptz,
+    mfa_at            timestamptz
 )
 LANGUAGE plpgsql VOLATILE
 AS $$
 BEGIN
     PERFORM set_config('authn.namespace', p_namespace, true);
     RETURN QUERY
-        SELECT s.id, s.user_id, u.email, u.email_verified_at, s.created_at, s.expires_at
+        SELECT s.id, s.user_id, u.email, u.email_verified_at, s.created_at, s.expires_at,
+               s.partial, s.amr, s.acr, s.auth_time, s.mfa_at
         FROM sessions s
         JOIN users u ON u.namespace = s.namespace AND u.id = s.user_id
         WHERE s.namespace = p_namespace

@@ -165,6 +165,30 @@ pub mod events {
     pub const LOCKOUT_TRIGGERED: &str = "lockout_triggered";
     /// Login attempts of an email were cleared.
     pub const LOGIN_ATTEMPTS_CLEARED: &str = "login_attempts_cleared";
+    /// A user's name or verification flag changed.
+    pub const USER_PROFILE_UPDATED: &str = "user_profile_updated";
+    /// A session was replaced by a new one (login upgrade after a second factor).
+    pub const SESSION_ROTATED: &str = "session_rotated";
+    /// A second factor was passed on a full session (step-up).
+    pub const SESSION_STEPPED_UP: &str = "session_stepped_up";
+    /// A session was revoked after too many wrong second-factor codes.
+    pub const SESSION_MFA_EXHAUSTED: &str = "session_mfa_exhausted";
+    /// A pending MFA enrollment was confirmed.
+    pub const MFA_CONFIRMED: &str = "mfa_confirmed";
+    /// All MFA methods of a user were removed.
+    pub const MFA_RESET: &str = "mfa_reset";
+    /// The recovery codes of a user were replaced.
+    pub const RECOVERY_CODES_REPLACED: &str = "recovery_codes_replaced";
+    /// A recovery code was used (and so spent).
+    pub const RECOVERY_CODE_USED: &str = "recovery_code_used";
+    /// A second-factor check failed.
+    pub const MFA_ATTEMPT_FAILED: &str = "mfa_attempt_failed";
+    /// A user's second factor was locked after repeated failures.
+    pub const MFA_LOCKOUT_TRIGGERED: &str = "mfa_lockout_triggered";
+    /// An admin key was created.
+    pub const ADMIN_KEY_CREATED: &str = "admin_key_created";
+    /// An admin key was revoked.
+    pub const ADMIN_KEY_REVOKED: &str = "admin_key_revoked";
     /// `cleanup_expired` ran.
     pub const CLEANUP_COMPLETED: &str = "cleanup_completed";
 }

@@ -112,6 +112,11 @@ uuid_id!(
     AttemptId,
     "attempt_id"
 );
+uuid_id!(
+    /// Identifies an admin API key.
+    AdminKeyId,
+    "admin_key_id"
+);
 
 #[cfg(test)]
 mod tests {

@@ -4,12 +4,15 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod audit;
+pub mod crypto;
 pub mod email;
 pub mod error;
+pub mod flows;
 pub mod ids;
 pub mod model;
 pub mod namespace;
 pub mod password;
+pub mod password_policy;
 pub mod policy;
 pub mod recovery;
 pub mod secret;
@@ -20,10 +23,12 @@ pub mod totp;
 pub use audit::{Actor, AuditQuery};
 pub use email::Email;
 pub use error::{StoreError, StoreResult, ValidationError};
-pub use ids::{AttemptId, AuditEventId, MfaId, SessionId, TokenId, UserId};
+pub use flows::{AuthConfig, AuthContext, AuthError, Authn, ClientInfo, LoginOutcome};
+pub use ids::{AdminKeyId, AttemptId, AuditEventId, MfaId, SessionId, TokenId, UserId};
 pub use model::{
-    AttemptOutcome, AttemptPermit, AuditEvent, CleanupReport, ConsumedToken, Credentials,
-    LoginAttempt, MfaCredential, MfaMethod, MfaType, Page, Session, Stats, TokenType, User,
+    AdminKey, AttemptOutcome, AttemptPermit, AttemptSubject, AuditEvent, CleanupReport,
+    ConsumedToken, Credentials, LoginAttempt, MfaCredential, MfaMethod, MfaReservation, MfaType,
+    NewSession, NewUser, Page, ProfileUpdate, Session, SessionUpgrade, Stats, TokenType, User,
     ValidSession,
 };
 pub use namespace::Namespace;

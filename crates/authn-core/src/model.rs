@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::email::Email;
 use crate::error::ValidationError;
-use crate::ids::{AttemptId, AuditEventId, MfaId, SessionId, TokenId, UserId};
-use crate::secret::{MfaSecret, PasswordHash};
+use crate::ids::{AdminKeyId, AttemptId, AuditEventId, MfaId, SessionId, TokenId, UserId};
+use crate::secret::{MfaSecret, PasswordHash, TokenHash};
 
 /// A user, without any secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,6 +20,8 @@ pub struct User {
     pub id: UserId,
     /// The normalised email address.
     pub email: Email,
+    /// Display name, if given.
+    pub name: Option<String>,
     /// When the address was verified, if it was (cleared by an email change).
     pub email_verified_at: Option<DateTime<Utc>>,
     /// When the user was disabled, if they are.
@@ -28,6 +30,29 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     /// Last change time.
     pub updated_at: DateTime<Utc>,
+}
+
+/// A user to create with `create_user_with` (the reference `create_user`
+/// takes only the email and hash).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewUser {
+    /// The address (normalised and validated by the store).
+    pub email: String,
+    /// The password hash, `None` for passwordless users.
+    pub password_hash: Option<PasswordHash>,
+    /// Display name (trimmed; at most 256 bytes; empty means none).
+    pub name: Option<String>,
+    /// Create the user with the address already verified (admin creation).
+    pub email_verified: bool,
+}
+
+/// Profile changes for `update_profile`; `None` fields are left alone.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProfileUpdate {
+    /// New display name: `Some(None)` clears it.
+    pub name: Option<Option<String>>,
+    /// Mark the address verified (`true`) or unverified (`false`).
+    pub email_verified: Option<bool>,
 }
 
 /// What a password login needs: returned only by `get_credentials`.
@@ -66,6 +91,79 @@ pub struct ValidSession {
     pub created_at: DateTime<Utc>,
     /// When it expires.
     pub expires_at: DateTime<Utc>,
+    /// A partial session: the password was right, the second factor is
+    /// still owed. Only the MFA challenge routes accept it.
+    pub partial: bool,
+    /// Authentication methods used (RFC 8176: `pwd`, `otp`, `mfa`, `email`...).
+    pub amr: Vec<String>,
+    /// Authentication context class (`aal1`, `aal2`).
+    pub acr: Option<String>,
+    /// When the user authenticated (first factor) for this session chain.
+    pub auth_time: DateTime<Utc>,
+    /// When a second factor was last passed on this session.
+    pub mfa_at: Option<DateTime<Utc>>,
+}
+
+/// A session to create with `create_session_with`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    /// The session's user.
+    pub user_id: UserId,
+    /// SHA-256 of the session token.
+    pub token_hash: TokenHash,
+    /// Lifetime; default the policy's session lifetime.
+    pub expires_in: Option<std::time::Duration>,
+    /// Client address.
+    pub ip_address: Option<IpAddr>,
+    /// Client user agent (cleaned like `create_session`'s).
+    pub user_agent: Option<String>,
+    /// Partial session (second factor owed).
+    pub partial: bool,
+    /// Authentication methods used.
+    pub amr: Vec<String>,
+    /// Authentication context class.
+    pub acr: Option<String>,
+    /// A second factor was passed now (sets `mfa_at`).
+    pub mfa: bool,
+}
+
+impl NewSession {
+    /// A full session with no methods recorded, defaults elsewhere.
+    pub fn new(user_id: UserId, token_hash: TokenHash) -> Self {
+        Self {
+            user_id,
+            token_hash,
+            expires_in: None,
+            ip_address: None,
+            user_agent: None,
+            partial: false,
+            amr: Vec::new(),
+            acr: None,
+            mfa: false,
+        }
+    }
+}
+
+/// What a passed second factor adds to a session (`rotate_session`,
+/// `step_up_session`): methods joined to `amr`, a new `acr`, and `mfa_at`
+/// set to now.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SessionUpgrade {
+    /// Methods to add to `amr` (kept unique, in order).
+    pub add_amr: Vec<String>,
+    /// The new authentication context class.
+    pub acr: Option<String>,
+}
+
+/// The answer to `reserve_session_mfa_attempt`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MfaReservation {
+    /// A slot was taken: check the code, then finish the attempt.
+    Reserved,
+    /// The session used up its attempts: refuse without checking the code.
+    Exhausted,
+    /// No valid session has this token.
+    NoSession,
 }
 
 /// An active session as listed for its user (never with its token hash).
@@ -83,6 +181,10 @@ pub struct Session {
     pub ip_address: Option<IpAddr>,
     /// The client user agent it was created from.
     pub user_agent: Option<String>,
+    /// Authentication methods used.
+    pub amr: Vec<String>,
+    /// Whether the session is partial (second factor owed).
+    pub partial: bool,
 }
 
 /// The kinds of one-time token.
@@ -202,6 +304,9 @@ pub struct MfaMethod {
     pub created_at: DateTime<Utc>,
     /// When it was last used.
     pub last_used_at: Option<DateTime<Utc>>,
+    /// Whether it is confirmed (a pending enrollment is not, and does not
+    /// count as MFA being enabled).
+    pub confirmed: bool,
 }
 
 /// An MFA method with its secret, for verification only (`get_mfa`).
@@ -226,16 +331,25 @@ pub struct LoginAttempt {
     pub attempted_at: DateTime<Utc>,
 }
 
-/// A reserved login attempt, from `begin_login_attempt`: hand it back to
-/// `finish_login_attempt` with the outcome. Until then it counts against the
-/// lockout limit (and if it is never finished, it counts as a failure until
-/// it leaves the window: failing closed).
+/// What an attempt is counted against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptSubject {
+    /// A password login for an email.
+    Password(Email),
+    /// A second-factor check for a user (across all their sessions).
+    Mfa(UserId),
+}
+
+/// A reserved attempt, from `begin_login_attempt` or `begin_mfa_attempt`:
+/// hand it back to `finish_login_attempt` with the outcome. Until then it
+/// counts against the limit (and if it is never finished, it counts as a
+/// failure until it leaves the window: failing closed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptPermit {
     /// The reserved attempt.
     pub attempt_id: AttemptId,
-    /// Its (normalised) email.
-    pub email: Email,
+    /// What it is counted against.
+    pub subject: AttemptSubject,
 }
 
 /// What recording a login attempt found, counted atomically with the insert
@@ -250,6 +364,19 @@ pub struct AttemptOutcome {
     /// Whether this attempt started a lockout episode (true for exactly one
     /// attempt per episode; `lockout_triggered` is audited then).
     pub lockout_started: bool,
+}
+
+/// An admin API key (only its hash is stored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminKey {
+    /// The key's id.
+    pub id: AdminKeyId,
+    /// A name to tell keys apart.
+    pub name: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// Rows removed by `cleanup_expired`.
@@ -318,6 +445,33 @@ pub struct AuditEvent {
     pub old_values: Option<serde_json::Value>,
     /// Values after the change.
     pub new_values: Option<serde_json::Value>,
+}
+
+/// Longest label (display name, MFA method name, admin key name), in bytes.
+pub const MAX_LABEL_BYTES: usize = 256;
+
+/// Validates an optional human label: trimmed, at most
+/// [`MAX_LABEL_BYTES`], no control characters; empty means none.
+///
+/// # Errors
+/// [`ValidationError`] naming `field`.
+pub fn clean_label(
+    value: Option<&str>,
+    field: &'static str,
+) -> Result<Option<String>, ValidationError> {
+    let Some(v) = value.map(str::trim) else {
+        return Ok(None);
+    };
+    if v.len() > MAX_LABEL_BYTES {
+        return Err(ValidationError::new(field, "must be at most 256 bytes"));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok((!v.is_empty()).then(|| v.to_owned()))
 }
 
 /// Longest user agent kept, in bytes.

@@ -25,6 +25,9 @@ pub struct StorePolicy {
     pub lockout_window: Duration,
     /// Failed logins within the window that lock an email (default 5).
     pub lockout_max_attempts: u32,
+    /// Failed second-factor checks within the window, across all of a
+    /// user's sessions, that lock the user's second factor (default 10).
+    pub mfa_max_attempts: u32,
     /// How long login attempts are kept (default 30 days).
     pub attempt_retention: Duration,
     /// Rows deleted per statement by `cleanup_expired` (default 5000), so
@@ -41,6 +44,7 @@ impl Default for StorePolicy {
             magic_link_lifetime: Duration::from_secs(15 * MINUTE),
             lockout_window: Duration::from_secs(15 * MINUTE),
             lockout_max_attempts: 5,
+            mfa_max_attempts: 10,
             attempt_retention: Duration::from_secs(30 * DAY),
             cleanup_batch_size: 5000,
         }

@@ -1,9 +1,12 @@
 //! [`LoginAttemptStore`] on PostgreSQL.
 //!
-//! Every operation that changes the attempts of an email first takes a
-//! transaction-scoped advisory lock on (namespace, email), so counting and
-//! inserting are one atomic step: parallel attempts are serialised, none is
-//! lost, and exactly one failure starts each lockout episode.
+//! Two kinds of attempts share one mechanism: password logins (subject: the
+//! email) and second-factor checks (subject: the user id, across sessions).
+//! Every operation that changes the attempts of a subject first takes a
+//! transaction-scoped advisory lock on (namespace, kind, subject), so
+//! counting and inserting are one atomic step: parallel attempts are
+//! serialised, none is lost, and exactly one failure starts each lockout
+//! episode.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -14,8 +17,8 @@ use authn_core::policy::{
 };
 use authn_core::store::LoginAttemptStore;
 use authn_core::{
-    AttemptId, AttemptOutcome, AttemptPermit, Email, LoginAttempt, StoreError, StoreResult,
-    ValidationError,
+    AttemptId, AttemptOutcome, AttemptPermit, AttemptSubject, Email, LoginAttempt, StoreError,
+    StoreResult, UserId, ValidationError,
 };
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -25,50 +28,78 @@ use crate::error::map_sqlx_error;
 use crate::sql::{AuditRecord, Tx, commit, count, micros, stored_email};
 
 /// First key of the two-key advisory locks that serialise attempts on one
-/// email ("auth" in ASCII), so they cannot collide with single-key locks
+/// subject ("auth" in ASCII), so they cannot collide with single-key locks
 /// such as sqlx's migration lock.
 const ATTEMPT_LOCK_CLASS: i32 = 0x6175_7468;
 
 #[derive(sqlx::FromRow)]
 struct AttemptRow {
-    email: String,
+    subject: String,
     success: Option<bool>,
     ip_address: Option<IpAddr>,
     attempted_at: DateTime<Utc>,
 }
 
+/// A subject as stored: its kind, its key text, its limit and audit names.
+struct Keyed {
+    kind: &'static str,
+    subject: String,
+    max: u64,
+    failed_event: &'static str,
+    lockout_event: &'static str,
+    resource_type: &'static str,
+}
+
 impl PgStore {
-    /// Serialises every attempt-changing operation on one (namespace, email)
-    /// until the transaction ends. Attempts on other emails are not blocked
-    /// (apart from rare hash collisions, which only serialise).
-    async fn lock_email(&self, tx: &mut Tx, email: &Email) -> StoreResult<()> {
-        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2 || '/' || $3))")
+    fn keyed(&self, subject: &AttemptSubject) -> Keyed {
+        match subject {
+            AttemptSubject::Password(email) => Keyed {
+                kind: "password",
+                subject: email.as_str().to_owned(),
+                max: u64::from(self.policy.lockout_max_attempts),
+                failed_event: events::LOGIN_ATTEMPT_FAILED,
+                lockout_event: events::LOCKOUT_TRIGGERED,
+                resource_type: "email",
+            },
+            AttemptSubject::Mfa(user_id) => Keyed {
+                kind: "mfa",
+                subject: user_id.to_string(),
+                max: u64::from(self.policy.mfa_max_attempts),
+                failed_event: events::MFA_ATTEMPT_FAILED,
+                lockout_event: events::MFA_LOCKOUT_TRIGGERED,
+                resource_type: "user",
+            },
+        }
+    }
+
+    /// Serialises every attempt-changing operation on one subject until the
+    /// transaction ends. Other subjects are not blocked (apart from rare hash
+    /// collisions, which only serialise).
+    async fn lock_subject(&self, tx: &mut Tx, k: &Keyed) -> StoreResult<()> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2 || '/' || $3 || '/' || $4))")
             .bind(ATTEMPT_LOCK_CLASS)
             .bind(self.namespace.as_str())
-            .bind(email.as_str())
+            .bind(k.kind)
+            .bind(&k.subject)
             .execute(&mut **tx)
             .await
             .map_err(map_sqlx_error)?;
         Ok(())
     }
 
-    /// Counts failed and in-progress attempts of an email within a window
-    /// (login_attempts_email_idx): what locks. Run after `lock_email`, its
+    /// Counts failed and in-progress attempts of a subject within a window
+    /// (login_attempts_subject_idx): what locks. Run after `lock_subject`, its
     /// snapshot sees every attempt committed by the transactions serialised
     /// before this one.
-    async fn count_in_window(
-        &self,
-        tx: &mut Tx,
-        email: &Email,
-        window_us: i64,
-    ) -> StoreResult<u64> {
+    async fn count_in_window(&self, tx: &mut Tx, k: &Keyed, window_us: i64) -> StoreResult<u64> {
         let n: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM login_attempts
-             WHERE namespace = $1 AND email = $2 AND success IS NOT TRUE
-               AND attempted_at > now() - $3 * interval '1 microsecond'",
+             WHERE namespace = $1 AND kind = $2 AND subject = $3 AND success IS NOT TRUE
+               AND attempted_at > now() - $4 * interval '1 microsecond'",
         )
         .bind(self.namespace.as_str())
-        .bind(email.as_str())
+        .bind(k.kind)
+        .bind(&k.subject)
         .bind(window_us)
         .fetch_one(&mut **tx)
         .await
@@ -78,28 +109,48 @@ impl PgStore {
 
     /// How long until the count drops below `max`: the `max`-th newest
     /// counted attempt leaves the window then.
-    async fn lock_lifts_in(
-        &self,
-        tx: &mut Tx,
-        email: &Email,
-        window_us: i64,
-        max: u64,
-    ) -> StoreResult<Duration> {
+    async fn lock_lifts_in(&self, tx: &mut Tx, k: &Keyed, window_us: i64) -> StoreResult<Duration> {
         let secs: Option<f64> = sqlx::query_scalar(
-            "SELECT EXTRACT(EPOCH FROM attempted_at + $3 * interval '1 microsecond' - now())::float8
+            "SELECT EXTRACT(EPOCH FROM attempted_at + $4 * interval '1 microsecond' - now())::float8
              FROM login_attempts
-             WHERE namespace = $1 AND email = $2 AND success IS NOT TRUE
-               AND attempted_at > now() - $3 * interval '1 microsecond'
-             ORDER BY attempted_at DESC OFFSET $4 LIMIT 1",
+             WHERE namespace = $1 AND kind = $2 AND subject = $3 AND success IS NOT TRUE
+               AND attempted_at > now() - $4 * interval '1 microsecond'
+             ORDER BY attempted_at DESC OFFSET $5 LIMIT 1",
         )
         .bind(self.namespace.as_str())
-        .bind(email.as_str())
+        .bind(k.kind)
+        .bind(&k.subject)
         .bind(window_us)
-        .bind(i64::try_from(max.saturating_sub(1)).unwrap_or(i64::MAX))
+        .bind(i64::try_from(k.max.saturating_sub(1)).unwrap_or(i64::MAX))
         .fetch_optional(&mut **tx)
         .await
         .map_err(map_sqlx_error)?;
         Ok(Duration::from_secs_f64(secs.unwrap_or(0.0).max(0.0).ceil()))
+    }
+
+    /// Inserts an attempt (`success` NULL: reserved, in progress).
+    async fn insert_attempt(
+        &self,
+        tx: &mut Tx,
+        k: &Keyed,
+        success: Option<bool>,
+        ip_address: Option<IpAddr>,
+    ) -> StoreResult<AttemptId> {
+        let id = AttemptId::new();
+        sqlx::query(
+            "INSERT INTO login_attempts (id, namespace, kind, subject, success, ip_address)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id.as_uuid())
+        .bind(self.namespace.as_str())
+        .bind(k.kind)
+        .bind(&k.subject)
+        .bind(success)
+        .bind(ip_address)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        Ok(id)
     }
 
     /// Audits a failure, and the start of a lockout when this failure brought
@@ -107,14 +158,14 @@ impl PgStore {
     async fn after_attempt(
         &self,
         tx: &mut Tx,
-        attempt: (AttemptId, &Email),
+        k: &Keyed,
+        attempt_id: AttemptId,
         success: bool,
         ip_address: Option<IpAddr>,
     ) -> StoreResult<AttemptOutcome> {
-        let (attempt_id, email) = attempt;
         let window_us = micros(self.policy.lockout_window, "lockout_window")?;
-        let max = u64::from(self.policy.lockout_max_attempts);
-        let counted = self.count_in_window(tx, email, window_us).await?;
+        let max = k.max;
+        let counted = self.count_in_window(tx, k, window_us).await?;
         let mut lockout_started = false;
         if !success {
             // Finished failures in the window without and with this attempt
@@ -123,12 +174,13 @@ impl PgStore {
             // the count falls below the limit again only by sliding out or
             // clear_attempts, which ends the episode.
             let (before, failures): (i64, i64) = sqlx::query_as(
-                "SELECT count(*) FILTER (WHERE id <> $4), count(*) FROM login_attempts
-                 WHERE namespace = $1 AND email = $2 AND success = false
-                   AND attempted_at > now() - $3 * interval '1 microsecond'",
+                "SELECT count(*) FILTER (WHERE id <> $5), count(*) FROM login_attempts
+                 WHERE namespace = $1 AND kind = $2 AND subject = $3 AND success = false
+                   AND attempted_at > now() - $4 * interval '1 microsecond'",
             )
             .bind(self.namespace.as_str())
-            .bind(email.as_str())
+            .bind(k.kind)
+            .bind(&k.subject)
             .bind(window_us)
             .bind(attempt_id.as_uuid())
             .fetch_one(&mut **tx)
@@ -136,11 +188,11 @@ impl PgStore {
             .map_err(map_sqlx_error)?;
             let (before, failures) = (count(before), count(failures));
             lockout_started = max > 0 && before < max && failures >= max;
-            let rec = AuditRecord::new(events::LOGIN_ATTEMPT_FAILED, "email", email.as_str())
+            let rec = AuditRecord::new(k.failed_event, k.resource_type, &k.subject)
                 .new_values(json!({ "ip_address": ip_address, "failures_in_window": failures }));
             self.audit(tx, rec).await?;
             if lockout_started {
-                let rec = AuditRecord::new(events::LOCKOUT_TRIGGERED, "email", email.as_str())
+                let rec = AuditRecord::new(k.lockout_event, k.resource_type, &k.subject)
                     .new_values(json!({
                         "failures_in_window": failures,
                         "max_attempts": max,
@@ -155,6 +207,31 @@ impl PgStore {
             lockout_started,
         })
     }
+
+    /// Reserves an attempt of a subject, or refuses with the time until the
+    /// lock lifts.
+    async fn begin_attempt(
+        &self,
+        subject: AttemptSubject,
+        ip_address: Option<IpAddr>,
+    ) -> StoreResult<AttemptPermit> {
+        let k = self.keyed(&subject);
+        let window_us = micros(self.policy.lockout_window, "lockout_window")?;
+        let mut tx = self.begin().await?;
+        self.lock_subject(&mut tx, &k).await?;
+        let counted = self.count_in_window(&mut tx, &k, window_us).await?;
+        if k.max > 0 && counted >= k.max {
+            let retry_after = self.lock_lifts_in(&mut tx, &k, window_us).await?;
+            commit(tx).await?;
+            return Err(StoreError::Locked { retry_after });
+        }
+        let attempt_id = self.insert_attempt(&mut tx, &k, None, ip_address).await?;
+        commit(tx).await?;
+        Ok(AttemptPermit {
+            attempt_id,
+            subject,
+        })
+    }
 }
 
 impl LoginAttemptStore for PgStore {
@@ -164,24 +241,14 @@ impl LoginAttemptStore for PgStore {
         success: bool,
         ip_address: Option<IpAddr>,
     ) -> StoreResult<AttemptOutcome> {
-        let email = Email::parse(email)?;
-        let attempt_id = AttemptId::new();
+        let k = self.keyed(&AttemptSubject::Password(Email::parse(email)?));
         let mut tx = self.begin().await?;
-        self.lock_email(&mut tx, &email).await?;
-        sqlx::query(
-            "INSERT INTO login_attempts (id, namespace, email, success, ip_address)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(attempt_id.as_uuid())
-        .bind(self.namespace.as_str())
-        .bind(email.as_str())
-        .bind(success)
-        .bind(ip_address)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx_error)?;
+        self.lock_subject(&mut tx, &k).await?;
+        let attempt_id = self
+            .insert_attempt(&mut tx, &k, Some(success), ip_address)
+            .await?;
         let outcome = self
-            .after_attempt(&mut tx, (attempt_id, &email), success, ip_address)
+            .after_attempt(&mut tx, &k, attempt_id, success, ip_address)
             .await?;
         commit(tx).await?;
         Ok(outcome)
@@ -193,30 +260,17 @@ impl LoginAttemptStore for PgStore {
         ip_address: Option<IpAddr>,
     ) -> StoreResult<AttemptPermit> {
         let email = Email::parse(email)?;
-        let window_us = micros(self.policy.lockout_window, "lockout_window")?;
-        let max = u64::from(self.policy.lockout_max_attempts);
-        let mut tx = self.begin().await?;
-        self.lock_email(&mut tx, &email).await?;
-        let counted = self.count_in_window(&mut tx, &email, window_us).await?;
-        if max > 0 && counted >= max {
-            let retry_after = self.lock_lifts_in(&mut tx, &email, window_us, max).await?;
-            commit(tx).await?;
-            return Err(StoreError::Locked { retry_after });
-        }
-        let attempt_id = AttemptId::new();
-        sqlx::query(
-            "INSERT INTO login_attempts (id, namespace, email, success, ip_address)
-             VALUES ($1, $2, $3, NULL, $4)",
-        )
-        .bind(attempt_id.as_uuid())
-        .bind(self.namespace.as_str())
-        .bind(email.as_str())
-        .bind(ip_address)
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx_error)?;
-        commit(tx).await?;
-        Ok(AttemptPermit { attempt_id, email })
+        self.begin_attempt(AttemptSubject::Password(email), ip_address)
+            .await
+    }
+
+    async fn begin_mfa_attempt(
+        &self,
+        user_id: UserId,
+        ip_address: Option<IpAddr>,
+    ) -> StoreResult<AttemptPermit> {
+        self.begin_attempt(AttemptSubject::Mfa(user_id), ip_address)
+            .await
     }
 
     async fn finish_login_attempt(
@@ -224,17 +278,19 @@ impl LoginAttemptStore for PgStore {
         permit: &AttemptPermit,
         success: bool,
     ) -> StoreResult<AttemptOutcome> {
+        let k = self.keyed(&permit.subject);
         let mut tx = self.begin().await?;
-        self.lock_email(&mut tx, &permit.email).await?;
+        self.lock_subject(&mut tx, &k).await?;
         // primary key; `success IS NULL` makes finishing exactly-once
         let ip: Option<Option<IpAddr>> = sqlx::query_scalar(
-            "UPDATE login_attempts SET success = $4
-             WHERE namespace = $1 AND id = $2 AND email = $3 AND success IS NULL
+            "UPDATE login_attempts SET success = $5
+             WHERE namespace = $1 AND id = $2 AND kind = $3 AND subject = $4 AND success IS NULL
              RETURNING ip_address",
         )
         .bind(self.namespace.as_str())
         .bind(permit.attempt_id.as_uuid())
-        .bind(permit.email.as_str())
+        .bind(k.kind)
+        .bind(&k.subject)
         .bind(success)
         .fetch_optional(&mut *tx)
         .await
@@ -246,15 +302,30 @@ impl LoginAttemptStore for PgStore {
             });
         };
         let outcome = self
-            .after_attempt(
-                &mut tx,
-                (permit.attempt_id, &permit.email),
-                success,
-                ip_address,
-            )
+            .after_attempt(&mut tx, &k, permit.attempt_id, success, ip_address)
             .await?;
         commit(tx).await?;
         Ok(outcome)
+    }
+
+    async fn cancel_login_attempt(&self, permit: &AttemptPermit) -> StoreResult<bool> {
+        let k = self.keyed(&permit.subject);
+        let mut tx = self.begin().await?;
+        // primary key; only an open (undecided) attempt
+        let deleted = sqlx::query(
+            "DELETE FROM login_attempts
+             WHERE namespace = $1 AND id = $2 AND kind = $3 AND subject = $4 AND success IS NULL",
+        )
+        .bind(self.namespace.as_str())
+        .bind(permit.attempt_id.as_uuid())
+        .bind(k.kind)
+        .bind(&k.subject)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?
+        .rows_affected();
+        commit(tx).await?;
+        Ok(deleted > 0)
     }
 
     async fn is_locked_out(
@@ -263,7 +334,7 @@ impl LoginAttemptStore for PgStore {
         window: Option<Duration>,
         max_attempts: Option<u32>,
     ) -> StoreResult<bool> {
-        let email = Email::parse(email)?;
+        let k = self.keyed(&AttemptSubject::Password(Email::parse(email)?));
         let window = resolve_duration(window, self.policy.lockout_window, "window")?;
         let window_us = micros(window, "window")?;
         let max = match max_attempts {
@@ -272,7 +343,7 @@ impl LoginAttemptStore for PgStore {
             Some(n) => n,
         };
         let mut tx = self.begin().await?;
-        let counted = self.count_in_window(&mut tx, &email, window_us).await?;
+        let counted = self.count_in_window(&mut tx, &k, window_us).await?;
         commit(tx).await?;
         Ok(counted >= u64::from(max))
     }
@@ -284,12 +355,12 @@ impl LoginAttemptStore for PgStore {
     ) -> StoreResult<Vec<LoginAttempt>> {
         let email = Email::parse(email)?;
         let limit = resolve_limit(limit, DEFAULT_RECENT_ATTEMPTS, MAX_RECENT_ATTEMPTS, "limit")?;
-        // login_attempts_email_idx
+        // login_attempts_subject_idx
         let rows: Vec<AttemptRow> = self
             .read_all(
                 sqlx::query_as(
-                    "SELECT email, success, ip_address, attempted_at FROM login_attempts
-                     WHERE namespace = $1 AND email = $2
+                    "SELECT subject, success, ip_address, attempted_at FROM login_attempts
+                     WHERE namespace = $1 AND kind = 'password' AND subject = $2
                      ORDER BY attempted_at DESC, id DESC LIMIT $3",
                 )
                 .bind(self.namespace.as_str())
@@ -300,7 +371,7 @@ impl LoginAttemptStore for PgStore {
         rows.into_iter()
             .map(|r| {
                 Ok(LoginAttempt {
-                    email: stored_email(&r.email)?,
+                    email: stored_email(&r.subject)?,
                     // an attempt still in progress has not succeeded
                     success: r.success.unwrap_or(false),
                     ip_address: r.ip_address,
@@ -312,16 +383,19 @@ impl LoginAttemptStore for PgStore {
 
     async fn clear_attempts(&self, email: &str) -> StoreResult<u64> {
         let email = Email::parse(email)?;
+        let k = self.keyed(&AttemptSubject::Password(email.clone()));
         let mut tx = self.begin().await?;
-        self.lock_email(&mut tx, &email).await?;
-        // login_attempts_email_idx
-        let deleted = sqlx::query("DELETE FROM login_attempts WHERE namespace = $1 AND email = $2")
-            .bind(self.namespace.as_str())
-            .bind(email.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_sqlx_error)?
-            .rows_affected();
+        self.lock_subject(&mut tx, &k).await?;
+        // login_attempts_subject_idx
+        let deleted = sqlx::query(
+            "DELETE FROM login_attempts WHERE namespace = $1 AND kind = 'password' AND subject = $2",
+        )
+        .bind(self.namespace.as_str())
+        .bind(email.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?
+        .rows_affected();
         if deleted > 0 {
             let rec = AuditRecord::new(events::LOGIN_ATTEMPTS_CLEARED, "email", email.as_str())
                 .new_values(json!({ "deleted": deleted }));

@@ -11,6 +11,7 @@ fn unique_field(constraint: &str) -> &'static str {
         "sessions_namespace_token_hash_key" | "one_time_tokens_namespace_token_hash_key" => {
             "token_hash"
         }
+        "admin_keys_namespace_key_hash_key" => "key_hash",
         _ => "id",
     }
 }

@@ -20,6 +20,7 @@
 //! ```
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod admin_keys;
 mod attempts;
 mod audit;
 mod error;
@@ -34,14 +35,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use authn_core::store::{
-    AuditStore, LoginAttemptStore, MaintenanceStore, MfaStore, SessionStore, Store, TokenStore,
-    UserStore,
+    AdminKeyStore, AuditStore, LoginAttemptStore, MaintenanceStore, MfaStore, SessionStore, Store,
+    TokenStore, UserStore,
 };
 use authn_core::{Actor, Namespace, StorePolicy, StoreResult, ValidationError};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 pub use error::map_sqlx_error;
+
+/// Checks and parses a PostgreSQL URL. sqlx parses any scheme as
+/// PostgreSQL options; a mysql:// or sqlite:// URL here is a configuration
+/// mistake worth naming.
+fn parse_url(url: &str) -> Result<PgConnectOptions, ValidationError> {
+    let bad_url = || ValidationError::new("url", "must be a postgres:// URL");
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(bad_url());
+    }
+    url.parse().map_err(|_| bad_url())
+}
 
 /// The README's Rust example, compiled as a doctest so it cannot rot.
 #[cfg(doctest)]
@@ -86,20 +98,59 @@ impl PgStore {
     /// - [`authn_core::StoreError::InvalidInput`] naming `url` when it cannot be parsed.
     /// - [`authn_core::StoreError::Unavailable`] when the database cannot be reached.
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        let bad_url = || ValidationError::new("url", "must be a postgres:// URL");
-        // sqlx parses any scheme as PostgreSQL options; a mysql:// or
-        // sqlite:// URL here is a configuration mistake worth naming.
-        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(bad_url().into());
-        }
-        let options: PgConnectOptions = url.parse().map_err(|_| bad_url())?;
+        Self::connect_with(url, 10, Duration::from_secs(5)).await
+    }
+
+    /// Connect with a chosen pool size and acquire timeout (how long a
+    /// request waits for a connection before failing with `Unavailable`
+    /// while the database is away).
+    ///
+    /// # Parameters
+    /// - `url`: a `postgres://` URL.
+    /// - `max_connections`: pool size.
+    /// - `acquire_timeout`: wait for a connection at most this long.
+    ///
+    /// # Returns
+    /// The store handle.
+    ///
+    /// # Errors
+    /// As [`PgStore::connect`].
+    pub async fn connect_with(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> StoreResult<Self> {
+        let options = parse_url(url)?;
         let pool = PgPoolOptions::new()
-            .max_connections(10)
-            .acquire_timeout(Duration::from_secs(5))
+            .max_connections(max_connections)
+            .acquire_timeout(acquire_timeout)
             .connect_with(options)
             .await
             .map_err(map_sqlx_error)?;
         Ok(Self::new(pool))
+    }
+
+    /// Create the database named in `url` when it does not exist (the
+    /// role must be allowed to create databases).
+    ///
+    /// # Returns
+    /// `true` when it was created.
+    ///
+    /// # Errors
+    /// - [`authn_core::StoreError::Unavailable`] when the server cannot be reached.
+    pub async fn create_database_if_missing(url: &str) -> StoreResult<bool> {
+        use sqlx::migrate::MigrateDatabase;
+        parse_url(url)?;
+        if sqlx::Postgres::database_exists(url)
+            .await
+            .map_err(map_sqlx_error)?
+        {
+            return Ok(false);
+        }
+        sqlx::Postgres::create_database(url)
+            .await
+            .map_err(map_sqlx_error)?;
+        Ok(true)
     }
 
     /// Wrap an existing pool (to choose its size and timeouts yourself);
@@ -130,6 +181,27 @@ impl PgStore {
             .run(&self.pool)
             .await
             .map_err(error::map_migrate_error)
+    }
+
+    /// Whether the database answers and every embedded migration is
+    /// applied (for readiness probes).
+    ///
+    /// # Errors
+    /// - [`authn_core::StoreError::Unavailable`] when the database cannot be reached.
+    pub async fn ready(&self) -> StoreResult<bool> {
+        let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+        // _sqlx_migrations is sqlx's own bookkeeping table (no tenant rows)
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await
+                .or_else(|e| match &e {
+                    // no bookkeeping table yet: nothing applied
+                    sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01") => Ok(None),
+                    _ => Err(e),
+                })
+                .map_err(map_sqlx_error)?;
+        Ok(applied.unwrap_or(0) >= latest)
     }
 
     /// A handle on another namespace (tenant), sharing the pool, the policy

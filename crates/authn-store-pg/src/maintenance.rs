@@ -131,7 +131,8 @@ impl MaintenanceStore for PgStore {
                  (SELECT count(*) FROM users WHERE namespace = $1 AND disabled_at IS NOT NULL),
                  (SELECT count(*) FROM sessions
                    WHERE namespace = $1 AND expires_at > now() AND revoked_at IS NULL),
-                 (SELECT count(DISTINCT user_id) FROM mfa_methods WHERE namespace = $1)",
+                 (SELECT count(DISTINCT user_id) FROM mfa_methods
+                   WHERE namespace = $1 AND confirmed_at IS NOT NULL)",
         )
         .bind(self.namespace.as_str())).await?;
         Ok(Stats {

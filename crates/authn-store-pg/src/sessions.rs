@@ -6,7 +6,10 @@ use std::time::Duration;
 use authn_core::audit::events;
 use authn_core::model::clean_user_agent;
 use authn_core::store::SessionStore;
-use authn_core::{Session, SessionId, StoreError, StoreResult, TokenHash, UserId, ValidSession};
+use authn_core::{
+    MfaReservation, NewSession, Session, SessionId, SessionUpgrade, StoreError, StoreResult,
+    TokenHash, UserId, ValidSession,
+};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
@@ -14,6 +17,22 @@ use uuid::Uuid;
 use crate::PgStore;
 use crate::error::map_sqlx_error;
 use crate::sql::{AuditRecord, Tx, commit, micros, stored_email};
+
+/// `FROM sessions s JOIN users u ... WHERE <s is valid>`: the session is
+/// this namespace's, has this token hash, is neither revoked nor expired, and
+/// its user is enabled. `$1` namespace, `$2` token hash
+/// (sessions_namespace_token_hash_key, then users' primary key).
+macro_rules! valid_session {
+    ($select:literal, $rest:literal) => {
+        concat!(
+            $select,
+            " FROM sessions s JOIN users u ON u.namespace = s.namespace AND u.id = s.user_id
+              WHERE s.namespace = $1 AND s.token_hash = $2
+                AND s.revoked_at IS NULL AND s.expires_at > now() AND u.disabled_at IS NULL ",
+            $rest
+        )
+    };
+}
 
 impl PgStore {
     /// Locks the user row against a concurrent disable (FOR SHARE conflicts
@@ -41,6 +60,15 @@ impl PgStore {
     }
 }
 
+/// `amr` joined with the methods of an upgrade, each once, in order.
+fn join_amr(amr: &mut Vec<String>, add: &[String]) {
+    for m in add {
+        if !amr.contains(m) {
+            amr.push(m.clone());
+        }
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct ValidRow {
     session_id: Uuid,
@@ -49,6 +77,11 @@ struct ValidRow {
     email_verified_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
+    partial: bool,
+    amr: Vec<String>,
+    acr: Option<String>,
+    auth_time: DateTime<Utc>,
+    mfa_at: Option<DateTime<Utc>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -57,6 +90,20 @@ struct SessionRow {
     user_id: Uuid,
     created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
+    ip_address: Option<IpAddr>,
+    user_agent: Option<String>,
+    amr: Vec<String>,
+    partial: bool,
+}
+
+/// The session being replaced by `rotate_session`, locked.
+#[derive(sqlx::FromRow)]
+struct RotatedRow {
+    id: Uuid,
+    user_id: Uuid,
+    amr: Vec<String>,
+    acr: Option<String>,
+    auth_time: DateTime<Utc>,
     ip_address: Option<IpAddr>,
     user_agent: Option<String>,
 }
@@ -70,35 +117,54 @@ impl SessionStore for PgStore {
         ip_address: Option<IpAddr>,
         user_agent: Option<&str>,
     ) -> StoreResult<SessionId> {
+        self.create_session_with(&NewSession {
+            expires_in,
+            ip_address,
+            user_agent: user_agent.map(str::to_owned),
+            ..NewSession::new(user_id, token_hash.clone())
+        })
+        .await
+    }
+
+    async fn create_session_with(&self, new: &NewSession) -> StoreResult<SessionId> {
         let lifetime = micros(
-            expires_in.unwrap_or(self.policy.session_lifetime),
+            new.expires_in.unwrap_or(self.policy.session_lifetime),
             "expires_in",
         )?;
-        let user_agent = user_agent.and_then(clean_user_agent);
+        let user_agent = new.user_agent.as_deref().and_then(clean_user_agent);
         let id = SessionId::new();
         let mut tx = self.begin().await?;
-        self.lock_enabled_user(&mut tx, user_id).await?;
+        self.lock_enabled_user(&mut tx, new.user_id).await?;
         // sessions_namespace_token_hash_key -> AlreadyExists(token_hash)
         let expires_at: DateTime<Utc> = sqlx::query_scalar(
-            "INSERT INTO sessions (id, namespace, user_id, token_hash, expires_at, ip_address, user_agent)
-             VALUES ($1, $2, $3, $4, now() + $5 * interval '1 microsecond', $6, $7)
+            "INSERT INTO sessions (id, namespace, user_id, token_hash, expires_at, ip_address,
+                                   user_agent, partial, amr, acr, mfa_at)
+             VALUES ($1, $2, $3, $4, now() + $5 * interval '1 microsecond', $6, $7, $8, $9, $10,
+                     CASE WHEN $11 THEN now() END)
              RETURNING expires_at",
         )
         .bind(id.as_uuid())
         .bind(self.namespace.as_str())
-        .bind(user_id.as_uuid())
-        .bind(token_hash.as_str())
+        .bind(new.user_id.as_uuid())
+        .bind(new.token_hash.as_str())
         .bind(lifetime)
-        .bind(ip_address)
+        .bind(new.ip_address)
         .bind(user_agent.as_deref())
+        .bind(new.partial)
+        .bind(&new.amr)
+        .bind(new.acr.as_deref())
+        .bind(new.mfa)
         .fetch_one(&mut *tx)
         .await
         .map_err(map_sqlx_error)?;
         let rec = AuditRecord::new(events::SESSION_CREATED, "session", id).new_values(json!({
-            "user_id": user_id,
+            "user_id": new.user_id,
             "expires_at": expires_at,
-            "ip_address": ip_address,
+            "ip_address": new.ip_address,
             "user_agent": user_agent,
+            "partial": new.partial,
+            "amr": new.amr,
+            "acr": new.acr,
         }));
         self.audit(&mut tx, rec).await?;
         commit(tx).await?;
@@ -109,7 +175,8 @@ impl SessionStore for PgStore {
         // One round trip: the function sets the namespace for this statement
         // and does the lookup on sessions_namespace_token_hash_key.
         let row: Option<ValidRow> = sqlx::query_as(
-            "SELECT session_id, user_id, email, email_verified_at, created_at, expires_at
+            "SELECT session_id, user_id, email, email_verified_at, created_at, expires_at,
+                    partial, amr, acr, auth_time, mfa_at
              FROM authn_validate_session($1, $2)",
         )
         .bind(self.namespace.as_str())
@@ -125,9 +192,200 @@ impl SessionStore for PgStore {
                 email_verified: r.email_verified_at.is_some(),
                 created_at: r.created_at,
                 expires_at: r.expires_at,
+                partial: r.partial,
+                amr: r.amr,
+                acr: r.acr,
+                auth_time: r.auth_time,
+                mfa_at: r.mfa_at,
             })
         })
         .transpose()
+    }
+
+    async fn rotate_session(
+        &self,
+        old: &TokenHash,
+        new: &TokenHash,
+        upgrade: &SessionUpgrade,
+    ) -> StoreResult<Option<SessionId>> {
+        let lifetime = micros(self.policy.session_lifetime, "session_lifetime")?;
+        let mut tx = self.begin().await?;
+        // The row lock makes concurrent rotations of one session queue; the
+        // later ones re-check `revoked_at IS NULL` and find nothing.
+        let cur: Option<RotatedRow> = sqlx::query_as(valid_session!(
+            "SELECT s.id, s.user_id, s.amr, s.acr, s.auth_time, s.ip_address, s.user_agent",
+            "FOR UPDATE OF s"
+        ))
+        .bind(self.namespace.as_str())
+        .bind(old.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        let Some(cur) = cur else {
+            commit(tx).await?;
+            return Ok(None);
+        };
+        sqlx::query("UPDATE sessions SET revoked_at = now() WHERE id = $1")
+            .bind(cur.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx_error)?;
+        let mut amr = cur.amr;
+        join_amr(&mut amr, &upgrade.add_amr);
+        let acr = upgrade.acr.clone().or(cur.acr);
+        let id = SessionId::new();
+        // sessions_namespace_token_hash_key -> AlreadyExists(token_hash)
+        sqlx::query(
+            "INSERT INTO sessions (id, namespace, user_id, token_hash, expires_at, ip_address,
+                                   user_agent, partial, amr, acr, auth_time, mfa_at)
+             VALUES ($1, $2, $3, $4, now() + $5 * interval '1 microsecond', $6, $7, false, $8,
+                     $9, $10, now())",
+        )
+        .bind(id.as_uuid())
+        .bind(self.namespace.as_str())
+        .bind(cur.user_id)
+        .bind(new.as_str())
+        .bind(lifetime)
+        .bind(cur.ip_address)
+        .bind(cur.user_agent.as_deref())
+        .bind(&amr)
+        .bind(acr.as_deref())
+        .bind(cur.auth_time)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        let rec = AuditRecord::new(events::SESSION_ROTATED, "session", id)
+            .old(json!({ "session_id": cur.id }))
+            .new_values(json!({ "user_id": cur.user_id, "amr": amr, "acr": acr }));
+        self.audit(&mut tx, rec).await?;
+        commit(tx).await?;
+        Ok(Some(id))
+    }
+
+    async fn step_up_session(
+        &self,
+        token_hash: &TokenHash,
+        upgrade: &SessionUpgrade,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        let mut tx = self.begin().await?;
+        let cur: Option<(Uuid, Vec<String>)> = sqlx::query_as(valid_session!(
+            "SELECT s.id, s.amr",
+            "AND NOT s.partial FOR UPDATE OF s"
+        ))
+        .bind(self.namespace.as_str())
+        .bind(token_hash.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        let Some((id, mut amr)) = cur else {
+            commit(tx).await?;
+            return Ok(None);
+        };
+        join_amr(&mut amr, &upgrade.add_amr);
+        let mfa_at: DateTime<Utc> = sqlx::query_scalar(
+            "UPDATE sessions SET amr = $2, acr = COALESCE($3, acr), mfa_at = now()
+             WHERE id = $1 RETURNING mfa_at",
+        )
+        .bind(id)
+        .bind(&amr)
+        .bind(upgrade.acr.as_deref())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        let rec = AuditRecord::new(events::SESSION_STEPPED_UP, "session", id)
+            .new_values(json!({ "amr": amr, "acr": upgrade.acr, "mfa_at": mfa_at }));
+        self.audit(&mut tx, rec).await?;
+        commit(tx).await?;
+        Ok(Some(mfa_at))
+    }
+
+    async fn reserve_session_mfa_attempt(
+        &self,
+        token_hash: &TokenHash,
+        max: u32,
+    ) -> StoreResult<MfaReservation> {
+        let max = i32::try_from(max).unwrap_or(i32::MAX);
+        let mut tx = self.begin().await?;
+        // The row lock serialises reservations on one session: at most `max`
+        // pass `mfa_attempts < $3`.
+        let reserved: Option<(Uuid,)> = sqlx::query_as(
+            "UPDATE sessions s SET mfa_attempts = s.mfa_attempts + 1
+             FROM users u
+             WHERE s.namespace = $1 AND s.token_hash = $2 AND s.mfa_attempts < $3
+               AND s.revoked_at IS NULL AND s.expires_at > now()
+               AND u.namespace = s.namespace AND u.id = s.user_id AND u.disabled_at IS NULL
+             RETURNING s.id",
+        )
+        .bind(self.namespace.as_str())
+        .bind(token_hash.as_str())
+        .bind(max)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        let answer = if reserved.is_some() {
+            MfaReservation::Reserved
+        } else {
+            let exists: Option<(Uuid,)> = sqlx::query_as(valid_session!("SELECT s.id", ""))
+                .bind(self.namespace.as_str())
+                .bind(token_hash.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_sqlx_error)?;
+            if exists.is_some() {
+                MfaReservation::Exhausted
+            } else {
+                MfaReservation::NoSession
+            }
+        };
+        commit(tx).await?;
+        Ok(answer)
+    }
+
+    async fn finish_session_mfa_attempt(
+        &self,
+        token_hash: &TokenHash,
+        success: bool,
+        max: u32,
+    ) -> StoreResult<bool> {
+        let max = i32::try_from(max).unwrap_or(i32::MAX);
+        let mut tx = self.begin().await?;
+        if success {
+            // sessions_namespace_token_hash_key: give the slot back
+            sqlx::query(
+                "UPDATE sessions SET mfa_attempts = GREATEST(mfa_attempts - 1, 0)
+                 WHERE namespace = $1 AND token_hash = $2",
+            )
+            .bind(self.namespace.as_str())
+            .bind(token_hash.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx_error)?;
+            commit(tx).await?;
+            return Ok(false);
+        }
+        // Serialised by the row lock, failures grow one at a time: exactly
+        // one wrong code reaches the limit and revokes the session.
+        let row: Option<(Uuid, Uuid, bool)> = sqlx::query_as(
+            "UPDATE sessions SET mfa_failures = mfa_failures + 1,
+                 revoked_at = CASE WHEN mfa_failures + 1 >= $3 THEN COALESCE(revoked_at, now())
+                                   ELSE revoked_at END
+             WHERE namespace = $1 AND token_hash = $2 AND revoked_at IS NULL
+             RETURNING id, user_id, mfa_failures = $3",
+        )
+        .bind(self.namespace.as_str())
+        .bind(token_hash.as_str())
+        .bind(max)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        let revoked = matches!(row, Some((_, _, true)));
+        if let (true, Some((id, user_id, _))) = (revoked, row) {
+            let rec = AuditRecord::new(events::SESSION_MFA_EXHAUSTED, "session", id)
+                .new_values(json!({ "user_id": user_id, "failures": max }));
+            self.audit(&mut tx, rec).await?;
+        }
+        commit(tx).await?;
+        Ok(revoked)
     }
 
     async fn extend_session(
@@ -140,23 +398,17 @@ impl SessionStore for PgStore {
             "extend_by",
         )?;
         let mut tx = self.begin().await?;
-        // sessions_namespace_token_hash_key; the row lock makes a concurrent
-        // revoke either win (we see it revoked) or wait for us.
-        let row: Option<(Uuid, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
-            "WITH cur AS (
-                 SELECT s.id, s.expires_at
-                 FROM sessions s
-                 JOIN users u ON u.namespace = s.namespace AND u.id = s.user_id
-                 WHERE s.namespace = $1 AND s.token_hash = $2
-                   AND s.revoked_at IS NULL AND s.expires_at > now()
-                   AND u.disabled_at IS NULL
-                 FOR UPDATE OF s
-             )
+        // The row lock makes a concurrent revoke either win (we see it
+        // revoked) or wait for us.
+        let row: Option<(Uuid, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(concat!(
+            "WITH cur AS (",
+            valid_session!("SELECT s.id, s.expires_at", "FOR UPDATE OF s"),
+            ")
              UPDATE sessions s
              SET expires_at = GREATEST(cur.expires_at, now() + $3 * interval '1 microsecond')
              FROM cur WHERE s.id = cur.id
-             RETURNING s.id, cur.expires_at, s.expires_at",
-        )
+             RETURNING s.id, cur.expires_at, s.expires_at"
+        ))
         .bind(self.namespace.as_str())
         .bind(token_hash.as_str())
         .bind(by)
@@ -228,25 +480,11 @@ impl SessionStore for PgStore {
     }
 
     async fn revoke_all_sessions(&self, user_id: UserId) -> StoreResult<u64> {
-        let mut tx = self.begin().await?;
-        // sessions_user_idx
-        let revoked = sqlx::query(
-            "UPDATE sessions SET revoked_at = now()
-             WHERE namespace = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()",
-        )
-        .bind(self.namespace.as_str())
-        .bind(user_id.as_uuid())
-        .execute(&mut *tx)
-        .await
-        .map_err(map_sqlx_error)?
-        .rows_affected();
-        if revoked > 0 {
-            let rec = AuditRecord::new(events::SESSIONS_REVOKED_ALL, "user", user_id)
-                .new_values(json!({ "revoked": revoked }));
-            self.audit(&mut tx, rec).await?;
-        }
-        commit(tx).await?;
-        Ok(revoked)
+        self.revoke_sessions_except(user_id, None).await
+    }
+
+    async fn revoke_other_sessions(&self, user_id: UserId, keep: SessionId) -> StoreResult<u64> {
+        self.revoke_sessions_except(user_id, Some(keep)).await
     }
 
     async fn list_sessions(&self, user_id: UserId) -> StoreResult<Vec<Session>> {
@@ -254,10 +492,11 @@ impl SessionStore for PgStore {
         let rows: Vec<SessionRow> = self
             .read_all(
                 sqlx::query_as(
-                    "SELECT id, user_id, created_at, expires_at, ip_address, user_agent
-             FROM sessions
-             WHERE namespace = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()
-             ORDER BY created_at DESC, id DESC",
+                    "SELECT id, user_id, created_at, expires_at, ip_address, user_agent, amr, partial
+                     FROM sessions
+                     WHERE namespace = $1 AND user_id = $2 AND revoked_at IS NULL
+                       AND expires_at > now()
+                     ORDER BY created_at DESC, id DESC",
                 )
                 .bind(self.namespace.as_str())
                 .bind(user_id.as_uuid()),
@@ -272,7 +511,40 @@ impl SessionStore for PgStore {
                 expires_at: r.expires_at,
                 ip_address: r.ip_address,
                 user_agent: r.user_agent,
+                amr: r.amr,
+                partial: r.partial,
             })
             .collect())
+    }
+}
+
+impl PgStore {
+    /// Revokes the active sessions of a user, but `keep`.
+    async fn revoke_sessions_except(
+        &self,
+        user_id: UserId,
+        keep: Option<SessionId>,
+    ) -> StoreResult<u64> {
+        let mut tx = self.begin().await?;
+        // sessions_user_idx
+        let revoked = sqlx::query(
+            "UPDATE sessions SET revoked_at = now()
+             WHERE namespace = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()
+               AND ($3::uuid IS NULL OR id <> $3)",
+        )
+        .bind(self.namespace.as_str())
+        .bind(user_id.as_uuid())
+        .bind(keep.map(|k| k.as_uuid()))
+        .execute(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?
+        .rows_affected();
+        if revoked > 0 {
+            let rec = AuditRecord::new(events::SESSIONS_REVOKED_ALL, "user", user_id)
+                .new_values(json!({ "revoked": revoked, "kept_session_id": keep }));
+            self.audit(&mut tx, rec).await?;
+        }
+        commit(tx).await?;
+        Ok(revoked)
     }
 }

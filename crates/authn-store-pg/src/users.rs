@@ -1,9 +1,12 @@
 //! [`UserStore`] on PostgreSQL.
 
 use authn_core::audit::events;
+use authn_core::model::clean_label;
 use authn_core::policy::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, resolve_limit};
 use authn_core::store::UserStore;
-use authn_core::{Credentials, Email, Page, PasswordHash, StoreResult, User, UserId};
+use authn_core::{
+    Credentials, Email, NewUser, Page, PasswordHash, ProfileUpdate, StoreResult, User, UserId,
+};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
@@ -17,7 +20,7 @@ use crate::sql::{AuditRecord, commit, into_page, parse_cursor, stored_email};
 macro_rules! select_users {
     ($rest:literal) => {
         concat!(
-            "SELECT id, email, email_verified_at, disabled_at, created_at, updated_at FROM users ",
+            "SELECT id, email, name, email_verified_at, disabled_at, created_at, updated_at FROM users ",
             $rest
         )
     };
@@ -27,6 +30,7 @@ macro_rules! select_users {
 pub(crate) struct UserRow {
     id: Uuid,
     email: String,
+    name: Option<String>,
     email_verified_at: Option<DateTime<Utc>>,
     disabled_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
@@ -38,6 +42,7 @@ impl UserRow {
         Ok(User {
             id: UserId::from_uuid(self.id),
             email: stored_email(&self.email)?,
+            name: self.name,
             email_verified_at: self.email_verified_at,
             disabled_at: self.disabled_at,
             created_at: self.created_at,
@@ -52,27 +57,87 @@ impl UserStore for PgStore {
         email: &str,
         password_hash: Option<&PasswordHash>,
     ) -> StoreResult<UserId> {
-        let email = Email::parse(email)?;
+        self.create_user_with(&NewUser {
+            email: email.to_owned(),
+            password_hash: password_hash.cloned(),
+            ..NewUser::default()
+        })
+        .await
+    }
+
+    async fn create_user_with(&self, new: &NewUser) -> StoreResult<UserId> {
+        let email = Email::parse(&new.email)?;
+        let name = clean_label(new.name.as_deref(), "name")?;
         let id = UserId::new();
         let mut tx = self.begin().await?;
         // unique constraint users_namespace_email_key -> AlreadyExists(email)
         sqlx::query(
-            "INSERT INTO users (id, namespace, email, password_hash) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO users (id, namespace, email, name, password_hash, email_verified_at)
+             VALUES ($1, $2, $3, $4, $5, CASE WHEN $6 THEN now() END)",
         )
         .bind(id.as_uuid())
         .bind(self.namespace.as_str())
         .bind(email.as_str())
-        .bind(password_hash.map(PasswordHash::as_str))
+        .bind(name.as_deref())
+        .bind(new.password_hash.as_ref().map(PasswordHash::as_str))
+        .bind(new.email_verified)
         .execute(&mut *tx)
         .await
         .map_err(map_sqlx_error)?;
         let rec = AuditRecord::new(events::USER_CREATED, "user", id).new_values(json!({
             "email": email.as_str(),
-            "has_password": password_hash.is_some(),
+            "name": name,
+            "email_verified": new.email_verified,
+            "has_password": new.password_hash.is_some(),
         }));
         self.audit(&mut tx, rec).await?;
         commit(tx).await?;
         Ok(id)
+    }
+
+    async fn update_profile(&self, user_id: UserId, update: &ProfileUpdate) -> StoreResult<bool> {
+        let name = update
+            .name
+            .as_ref()
+            .map(|n| clean_label(n.as_deref(), "name"))
+            .transpose()?;
+        let mut tx = self.begin().await?;
+        // primary key; the row lock orders concurrent updates
+        let old: Option<(Option<String>, bool)> = sqlx::query_as(
+            "SELECT name, email_verified_at IS NOT NULL FROM users
+             WHERE namespace = $1 AND id = $2 FOR UPDATE",
+        )
+        .bind(self.namespace.as_str())
+        .bind(user_id.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_sqlx_error)?;
+        let Some((old_name, old_verified)) = old else {
+            return Ok(false);
+        };
+        let new_name = name.unwrap_or_else(|| old_name.clone());
+        let new_verified = update.email_verified.unwrap_or(old_verified);
+        if new_name != old_name || new_verified != old_verified {
+            sqlx::query(
+                "UPDATE users SET name = $3, updated_at = now(),
+                     email_verified_at = CASE WHEN NOT $4 THEN NULL
+                                              ELSE COALESCE(email_verified_at, now()) END
+                 WHERE namespace = $1 AND id = $2",
+            )
+            .bind(self.namespace.as_str())
+            .bind(user_id.as_uuid())
+            .bind(new_name.as_deref())
+            .bind(new_verified)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx_error)?;
+            let rec = AuditRecord::new(events::USER_PROFILE_UPDATED, "user", user_id)
+                .old(json!({ "name": old_name, "email_verified": old_verified }))
+                .new_values(json!({ "name": new_name, "email_verified": new_verified }));
+            self.audit(&mut tx, rec).await?;
+        }
+        commit(tx).await?;
+        Ok(true)
     }
 
     async fn get_user(&self, user_id: UserId) -> StoreResult<Option<User>> {

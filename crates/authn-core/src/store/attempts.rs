@@ -58,8 +58,28 @@ pub trait LoginAttemptStore: Send + Sync {
         ip_address: Option<IpAddr>,
     ) -> impl Future<Output = StoreResult<AttemptPermit>> + Send;
 
-    /// Finish a reserved login attempt with its outcome. A failure writes
-    /// `login_attempt_failed`, and `lockout_triggered` when it brings the
+    /// Reserve a second-factor attempt of a user (counted across all their
+    /// sessions, `mfa_max_attempts` per lockout window), before checking a
+    /// code. Same atomicity as `begin_login_attempt`.
+    ///
+    /// # Parameters
+    /// - `user_id`: the user.
+    /// - `ip_address`: client address.
+    ///
+    /// # Returns
+    /// A permit to pass to `finish_login_attempt`.
+    ///
+    /// # Errors
+    /// - [`StoreError::Locked`](crate::StoreError::Locked) while the user's second factor is locked.
+    fn begin_mfa_attempt(
+        &self,
+        user_id: crate::ids::UserId,
+        ip_address: Option<IpAddr>,
+    ) -> impl Future<Output = StoreResult<AttemptPermit>> + Send;
+
+    /// Finish a reserved attempt (password or second factor) with its
+    /// outcome. A failure writes `login_attempt_failed` (`mfa_attempt_failed`),
+    /// and `lockout_triggered` (`mfa_lockout_triggered`) when it brings the
     /// failures in the window to the limit (once per episode, as
     /// `record_login_attempt`).
     ///
@@ -78,6 +98,17 @@ pub trait LoginAttemptStore: Send + Sync {
         permit: &AttemptPermit,
         success: bool,
     ) -> impl Future<Output = StoreResult<AttemptOutcome>> + Send;
+
+    /// Drop a reserved attempt that was never decided (e.g. the password
+    /// could not be checked because the server was busy): it stops counting,
+    /// and nothing is recorded or audited.
+    ///
+    /// # Returns
+    /// `true` when the reserved attempt existed and was still open.
+    fn cancel_login_attempt(
+        &self,
+        permit: &AttemptPermit,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
 
     /// Check if an email is locked out: failed (and in-progress) attempts
     /// within the sliding `window` are at least `max_attempts`. To act on the

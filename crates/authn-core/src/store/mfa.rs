@@ -63,9 +63,90 @@ pub trait MfaStore: Send + Sync {
     /// `true` when the method exists.
     fn record_mfa_use(&self, mfa_id: MfaId) -> impl Future<Output = StoreResult<bool>> + Send;
 
-    /// Check whether a user has any MFA method.
+    /// Start an MFA enrollment: add an unconfirmed method, replacing any
+    /// pending (unconfirmed) method of the same type of that user. A pending
+    /// method does not count as MFA being enabled. Writes `mfa_added`.
+    ///
+    /// # Parameters
+    /// - `user_id`, `mfa_type`, `secret`, `name`: as `add_mfa`.
     ///
     /// # Returns
-    /// `true` when at least one method exists.
+    /// The pending method's id.
+    ///
+    /// # Errors
+    /// As `add_mfa`.
+    fn add_pending_mfa(
+        &self,
+        user_id: UserId,
+        mfa_type: MfaType,
+        secret: &MfaSecret,
+        name: Option<&str>,
+    ) -> impl Future<Output = StoreResult<MfaId>> + Send;
+
+    /// Confirm a pending method (exactly once), recording the TOTP time step
+    /// that confirmed it so that step cannot be replayed. Writes `mfa_confirmed`.
+    ///
+    /// # Parameters
+    /// - `mfa_id`: the pending method.
+    /// - `step`: the accepted TOTP step, if any.
+    ///
+    /// # Returns
+    /// `true` when a pending method was confirmed by this call.
+    fn confirm_mfa(
+        &self,
+        mfa_id: MfaId,
+        step: Option<u64>,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Accept a TOTP time step for a confirmed method, only if it is later
+    /// than every step accepted before: a code once accepted is never
+    /// accepted again, also when submitted concurrently (one atomic
+    /// update). Sets `last_used_at`; writes `mfa_used`.
+    ///
+    /// # Returns
+    /// `true` when the step was accepted.
+    fn accept_totp_step(
+        &self,
+        mfa_id: MfaId,
+        step: u64,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Replace all recovery codes of a user by a new set (hashes), in one
+    /// transaction. Writes `recovery_codes_replaced` with the count.
+    ///
+    /// # Parameters
+    /// - `user_id`: the user.
+    /// - `code_hashes`: the hashes of the new codes.
+    ///
+    /// # Returns
+    /// How many codes were stored.
+    fn replace_recovery_codes(
+        &self,
+        user_id: UserId,
+        code_hashes: &[MfaSecret],
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Spend a recovery code: deletes the user's code with this hash, so of
+    /// concurrent uses exactly one succeeds. Writes `recovery_code_used`.
+    ///
+    /// # Returns
+    /// `true` when the code existed and is now spent.
+    fn consume_recovery_code(
+        &self,
+        user_id: UserId,
+        code_hash: &MfaSecret,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Remove every MFA method of a user, pending ones included (disable
+    /// MFA, admin reset). Writes `mfa_reset` with the count.
+    ///
+    /// # Returns
+    /// How many methods were removed.
+    fn remove_all_mfa(&self, user_id: UserId) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Check whether a user has any confirmed MFA method.
+    ///
+    /// # Returns
+    /// `true` when at least one confirmed method exists.
     fn has_mfa(&self, user_id: UserId) -> impl Future<Output = StoreResult<bool>> + Send;
 }

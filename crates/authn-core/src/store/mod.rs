@@ -11,6 +11,7 @@
 //! - every state change writes its audit event in the same transaction;
 //! - times are the database's clock, so several server nodes agree.
 
+mod admin_keys;
 mod attempts;
 mod audit;
 mod maintenance;
@@ -19,6 +20,7 @@ mod sessions;
 mod tokens;
 mod users;
 
+pub use admin_keys::AdminKeyStore;
 pub use attempts::LoginAttemptStore;
 pub use audit::AuditStore;
 pub use maintenance::MaintenanceStore;
@@ -29,7 +31,14 @@ pub use users::UserStore;
 
 /// Everything a complete store implements; blanket-implemented.
 pub trait Store:
-    UserStore + SessionStore + TokenStore + MfaStore + LoginAttemptStore + MaintenanceStore + AuditStore
+    UserStore
+    + SessionStore
+    + TokenStore
+    + MfaStore
+    + LoginAttemptStore
+    + MaintenanceStore
+    + AuditStore
+    + AdminKeyStore
 {
 }
 
@@ -41,5 +50,6 @@ impl<T> Store for T where
         + LoginAttemptStore
         + MaintenanceStore
         + AuditStore
+        + AdminKeyStore
 {
 }

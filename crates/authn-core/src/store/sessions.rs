@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::error::StoreResult;
 use crate::ids::{SessionId, UserId};
-use crate::model::{Session, ValidSession};
+use crate::model::{MfaReservation, NewSession, Session, SessionUpgrade, ValidSession};
 use crate::secret::TokenHash;
 
 /// Sessions: creation, validation (the hot path of every authenticated
@@ -39,11 +39,106 @@ pub trait SessionStore: Send + Sync {
         user_agent: Option<&str>,
     ) -> impl Future<Output = StoreResult<SessionId>> + Send;
 
+    /// Create a session with its authentication context: partial or full,
+    /// `amr`, `acr`, and `mfa_at` = now when a second factor was just passed.
+    /// `auth_time` is now. Same checks and audit as `create_session`.
+    ///
+    /// # Parameters
+    /// - `new`: the session to create.
+    ///
+    /// # Returns
+    /// The session id.
+    ///
+    /// # Errors
+    /// As `create_session`.
+    fn create_session_with(
+        &self,
+        new: &NewSession,
+    ) -> impl Future<Output = StoreResult<SessionId>> + Send;
+
+    /// Replace a valid session by a new one (no fixation): in one
+    /// transaction the old session is revoked and a full session is created
+    /// for the same user and client, keeping `auth_time`, joining `amr`,
+    /// taking the new `acr`, with `mfa_at` = now and a fresh lifetime. Of
+    /// concurrent rotations of one session exactly one succeeds.
+    ///
+    /// Writes `session_rotated`.
+    ///
+    /// # Parameters
+    /// - `old`: the token hash of the session to replace.
+    /// - `new`: the token hash of the new session.
+    /// - `upgrade`: methods and context class the second factor adds.
+    ///
+    /// # Returns
+    /// The new session id, or `None` when `old` is not a valid session.
+    ///
+    /// # Errors
+    /// - [`StoreError::AlreadyExists`](crate::StoreError::AlreadyExists) (`token_hash`) when `new` is taken.
+    fn rotate_session(
+        &self,
+        old: &TokenHash,
+        new: &TokenHash,
+        upgrade: &SessionUpgrade,
+    ) -> impl Future<Output = StoreResult<Option<SessionId>>> + Send;
+
+    /// Record a second factor passed on a full session (step-up): `mfa_at` =
+    /// now, methods joined to `amr`, the new `acr`. Writes `session_stepped_up`.
+    ///
+    /// # Returns
+    /// The new `mfa_at`, or `None` when the session is not valid or partial.
+    fn step_up_session(
+        &self,
+        token_hash: &TokenHash,
+        upgrade: &SessionUpgrade,
+    ) -> impl Future<Output = StoreResult<Option<DateTime<Utc>>>> + Send;
+
+    /// Take one of a session's second-factor attempts before checking a
+    /// code. Attempts are counted on the session row, so of N parallel codes
+    /// on one session at most `max` are checked.
+    ///
+    /// # Parameters
+    /// - `token_hash`: the session.
+    /// - `max`: attempts a session may use (wrong codes plus codes being checked).
+    ///
+    /// # Returns
+    /// Whether a slot was taken, the session is exhausted, or there is no valid session.
+    fn reserve_session_mfa_attempt(
+        &self,
+        token_hash: &TokenHash,
+        max: u32,
+    ) -> impl Future<Output = StoreResult<MfaReservation>> + Send;
+
+    /// Finish a reserved second-factor attempt: a right code gives the slot
+    /// back; a wrong code keeps it, and when the session has used all `max`
+    /// attempts it is revoked (writes `session_mfa_exhausted`).
+    ///
+    /// # Returns
+    /// `true` when the session was revoked by this call.
+    fn finish_session_mfa_attempt(
+        &self,
+        token_hash: &TokenHash,
+        success: bool,
+        max: u32,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Revoke every active session of a user except one (password change).
+    /// Writes `sessions_revoked_all` with the count and the kept session.
+    ///
+    /// # Returns
+    /// How many sessions were revoked.
+    fn revoke_other_sessions(
+        &self,
+        user_id: UserId,
+        keep: SessionId,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+
     /// Validate a session token: one indexed lookup, no write.
     ///
     /// # Returns
-    /// The session and its user, or `None` when the session is unknown,
-    /// revoked or expired, or its user is disabled.
+    /// The session, its user and its authentication context, or `None` when
+    /// the session is unknown, revoked or expired, or its user is disabled.
+    /// A partial session is returned with `partial: true`: callers must
+    /// refuse it everywhere but the second-factor routes.
     fn validate_session(
         &self,
         token_hash: &TokenHash,

@@ -2,7 +2,7 @@ use std::future::Future;
 
 use crate::error::StoreResult;
 use crate::ids::UserId;
-use crate::model::{Credentials, Page, User};
+use crate::model::{Credentials, NewUser, Page, ProfileUpdate, User};
 use crate::secret::PasswordHash;
 
 /// Users: creation, lookup, email and password changes, disable/enable,
@@ -37,6 +37,38 @@ pub trait UserStore: Send + Sync {
         email: &str,
         password_hash: Option<&PasswordHash>,
     ) -> impl Future<Output = StoreResult<UserId>> + Send;
+
+    /// Create a user with a display name and, for admin creation, an
+    /// already verified address. Same checks and audit as `create_user`.
+    ///
+    /// # Parameters
+    /// - `new`: email, optional password hash, optional name, whether verified.
+    ///
+    /// # Returns
+    /// The new user's id.
+    ///
+    /// # Errors
+    /// - [`StoreError::AlreadyExists`](crate::StoreError::AlreadyExists) (`email`).
+    /// - [`StoreError::InvalidInput`](crate::StoreError::InvalidInput) naming `email` or `name`.
+    fn create_user_with(&self, new: &NewUser) -> impl Future<Output = StoreResult<UserId>> + Send;
+
+    /// Change a user's display name and/or verification flag. Writes
+    /// `user_profile_updated` with the old and new values when anything changed.
+    ///
+    /// # Parameters
+    /// - `user_id`: the user.
+    /// - `update`: the fields to change (`None` leaves a field alone).
+    ///
+    /// # Returns
+    /// `true` when the user exists.
+    ///
+    /// # Errors
+    /// - [`StoreError::InvalidInput`](crate::StoreError::InvalidInput) naming `name`.
+    fn update_profile(
+        &self,
+        user_id: UserId,
+        update: &ProfileUpdate,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
 
     /// Get a user by id. Does not return the password hash.
     ///

@@ -1,0 +1,259 @@
+//! Signup, password login (lockout, partial MFA state), logout, the
+//! profile and the caller's sessions.
+
+use crate::email::Email;
+use crate::error::StoreError;
+use crate::ids::{SessionId, UserId};
+use crate::model::{MfaType, NewSession, NewUser, Session};
+use crate::secret::{PasswordHash, TokenHash};
+use crate::store::Store;
+
+use super::{
+    ACR_AAL1, AMR_PWD, AuthContext, AuthError, AuthResult, Authn, ClientInfo, IssuedSession,
+    LoginOutcome, UserProfile,
+};
+
+impl<S: Store + Clone + 'static> Authn<S> {
+    /// Creates a session with a fresh token for a user.
+    pub(crate) async fn issue_session(
+        &self,
+        user_id: UserId,
+        client: &ClientInfo,
+        partial: bool,
+        amr: &[&str],
+    ) -> AuthResult<IssuedSession> {
+        let token = crate::token::generate_token();
+        let session_id = self
+            .store
+            .create_session_with(&NewSession {
+                ip_address: client.ip_address,
+                user_agent: client.user_agent.clone(),
+                partial,
+                amr: amr.iter().map(|m| (*m).to_owned()).collect(),
+                acr: (!partial).then(|| ACR_AAL1.to_owned()),
+                ..NewSession::new(user_id, TokenHash::of_token(&token))
+            })
+            .await?;
+        Ok(IssuedSession {
+            token,
+            session_id,
+            partial,
+        })
+    }
+
+    /// The user as clients see them (with `mfa_enabled`).
+    ///
+    /// # Errors
+    /// [`AuthError::NotFound`] for an unknown user.
+    pub async fn profile(&self, user_id: UserId) -> AuthResult<UserProfile> {
+        let user = self
+            .store
+            .get_user(user_id)
+            .await?
+            .ok_or(AuthError::NotFound)?;
+        let mfa_enabled = self.totp_method(user_id, true).await?.is_some();
+        Ok(UserProfile { user, mfa_enabled })
+    }
+
+    /// Signs a new user up with a password and opens a full session.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidEmail`], [`AuthError::WeakPassword`],
+    /// [`AuthError::EmailTaken`], [`AuthError::ServerBusy`].
+    pub async fn signup(
+        &self,
+        email: &str,
+        password: &str,
+        name: Option<&str>,
+        client: &ClientInfo,
+    ) -> AuthResult<(UserProfile, IssuedSession)> {
+        let email = Email::parse(email).map_err(|_| AuthError::InvalidEmail)?;
+        self.config.password_policy.check(password, Some(&email))?;
+        let phc = self.hasher.hash(password).await?;
+        let hash = PasswordHash::parse(&phc).map_err(AuthError::internal)?;
+        let user_id = self
+            .store
+            .create_user_with(&NewUser {
+                email: email.as_str().to_owned(),
+                password_hash: Some(hash),
+                name: name.map(str::to_owned),
+                email_verified: false,
+            })
+            .await?;
+        let session = self
+            .issue_session(user_id, client, false, &[AMR_PWD])
+            .await?;
+        Ok((self.profile(user_id).await?, session))
+    }
+
+    /// Password login. Unknown emails, wrong passwords and disabled users
+    /// get the same answer after the same hashing work. Each attempt is
+    /// reserved in the store before the password is checked, so parallel
+    /// guesses never get past the lockout limit. Users with a second factor
+    /// get a partial session and [`LoginOutcome::MfaRequired`].
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidCredentials`], [`AuthError::AccountLocked`],
+    /// [`AuthError::ServerBusy`].
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> AuthResult<LoginOutcome> {
+        let Ok(email) = Email::parse(email) else {
+            // Same cost as a real check: the answer must not tell malformed
+            // from unknown from wrong.
+            self.hasher.verify_dummy(password).await?;
+            return Err(AuthError::InvalidCredentials);
+        };
+        let permit = match self
+            .store
+            .begin_login_attempt(email.as_str(), client.ip_address)
+            .await
+        {
+            Ok(p) => p,
+            Err(StoreError::Locked { retry_after }) => {
+                return Err(AuthError::AccountLocked { retry_after });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let checked = self.check_password(&email, password).await;
+        let user_id = match checked {
+            Ok(Some(user_id)) => {
+                self.store.finish_login_attempt(&permit, true).await?;
+                user_id
+            }
+            Ok(None) => {
+                self.store.finish_login_attempt(&permit, false).await?;
+                return Err(AuthError::InvalidCredentials);
+            }
+            Err(e) => {
+                // Not decided (busy hasher, storage trouble): the attempt
+                // must not count as a failure.
+                let _ = self.store.cancel_login_attempt(&permit).await;
+                return Err(e);
+            }
+        };
+        if self.totp_method(user_id, true).await?.is_some() {
+            let session = self
+                .issue_session(user_id, client, true, &[AMR_PWD])
+                .await?;
+            return Ok(LoginOutcome::MfaRequired {
+                session,
+                methods: self.second_factor_names(user_id).await?,
+            });
+        }
+        let session = self
+            .issue_session(user_id, client, false, &[AMR_PWD])
+            .await?;
+        Ok(LoginOutcome::Complete {
+            user: self.profile(user_id).await?,
+            session,
+        })
+    }
+
+    /// Checks a password: `Some(user)` when right, `None` when wrong,
+    /// unknown, passwordless or disabled (after the same hashing work).
+    /// Re-hashes with the current parameters on success when they changed.
+    pub(crate) async fn check_password(
+        &self,
+        email: &Email,
+        password: &str,
+    ) -> AuthResult<Option<UserId>> {
+        let creds = self.store.get_credentials(email.as_str()).await?;
+        let Some((creds, hash)) = creds.and_then(|c| c.password_hash.clone().map(|h| (c, h)))
+        else {
+            self.hasher.verify_dummy(password).await?;
+            return Ok(None);
+        };
+        let verdict = self.hasher.verify(password, hash.as_str()).await?;
+        if !verdict.matches || creds.disabled_at.is_some() {
+            return Ok(None);
+        }
+        if verdict.needs_rehash {
+            // Best effort: a failure here must not fail a correct login.
+            if let Ok(phc) = self.hasher.hash(password).await
+                && let Ok(new_hash) = PasswordHash::parse(&phc)
+            {
+                let _ = self.store.update_password(creds.user_id, &new_hash).await;
+            }
+        }
+        Ok(Some(creds.user_id))
+    }
+
+    /// Logs the session out (revokes it).
+    ///
+    /// # Errors
+    /// [`AuthError::Unavailable`] when the store cannot be reached.
+    pub async fn logout(&self, ctx: &AuthContext) -> AuthResult<()> {
+        self.store.revoke_session(&ctx.token_hash).await?;
+        Ok(())
+    }
+
+    /// The caller's active sessions, newest first, with which is the current one.
+    ///
+    /// # Errors
+    /// [`AuthError::MfaRequired`] for a partial session.
+    pub async fn sessions(&self, ctx: &AuthContext) -> AuthResult<Vec<(Session, bool)>> {
+        ctx.require_full()?;
+        let list = self.store.list_sessions(ctx.user_id()).await?;
+        Ok(list
+            .into_iter()
+            .map(|s| {
+                let current = s.id == ctx.session.session_id;
+                (s, current)
+            })
+            .collect())
+    }
+
+    /// Revokes one of the caller's sessions.
+    ///
+    /// # Errors
+    /// [`AuthError::NotFound`] when it is not an active session of the caller.
+    pub async fn revoke_own_session(&self, ctx: &AuthContext, id: SessionId) -> AuthResult<()> {
+        ctx.require_full()?;
+        if self.store.revoke_session_by_id(ctx.user_id(), id).await? {
+            Ok(())
+        } else {
+            Err(AuthError::NotFound)
+        }
+    }
+
+    /// Revokes all of the caller's sessions but the current one.
+    ///
+    /// # Returns
+    /// How many were revoked.
+    ///
+    /// # Errors
+    /// [`AuthError::MfaRequired`] for a partial session.
+    pub async fn revoke_other_sessions(&self, ctx: &AuthContext) -> AuthResult<u64> {
+        ctx.require_full()?;
+        Ok(self
+            .store
+            .revoke_other_sessions(ctx.user_id(), ctx.session.session_id)
+            .await?)
+    }
+
+    /// Deletes the caller's account (needs a recent authentication).
+    ///
+    /// # Errors
+    /// [`AuthError::StepUpRequired`].
+    pub async fn delete_account(&self, ctx: &AuthContext) -> AuthResult<()> {
+        self.require_recent_auth(ctx).await?;
+        self.store.delete_user(ctx.user_id()).await?;
+        Ok(())
+    }
+
+    /// Names of the second factors a user can answer a challenge with.
+    pub(crate) async fn second_factor_names(&self, user_id: UserId) -> AuthResult<Vec<String>> {
+        let mut names = Vec::new();
+        for m in self.store.list_mfa(user_id).await? {
+            let name = m.mfa_type.as_str().to_owned();
+            if m.confirmed && m.mfa_type != MfaType::Webauthn && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    }
+}

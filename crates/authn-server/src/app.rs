@@ -1,0 +1,213 @@
+//! Start-up: open the store, load the server key, build the state, serve
+//! with graceful shutdown, and clean up expired rows in the background.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use authn_core::crypto::{CryptoError, KeyId, SecretBox, SecretKey};
+use authn_core::flows::LinkConfig;
+use authn_core::password::{Argon2Params, PasswordError, PasswordHasher};
+use authn_core::store::MaintenanceStore;
+use authn_core::{Actor, AuthConfig, Authn, StoreError, TokenHash, ValidationError};
+use authn_store_pg::PgStore;
+use tokio::net::TcpListener;
+
+use crate::config::{ConfigError, ServerConfig};
+use crate::keys::{self, KeyError};
+use crate::mail::{MailError, Mailer};
+use crate::metrics::Metrics;
+use crate::state::AppState;
+
+/// Where the server looks for PostgreSQL when no URL is configured.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/authn";
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Bad configuration.
+    #[error("configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// Bad input (namespace...).
+    #[error("configuration: {0}")]
+    Invalid(#[from] ValidationError),
+    /// The database.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// The server key file.
+    #[error("server key: {0}")]
+    Keys(#[from] KeyError),
+    /// The server key material.
+    #[error("server key: {0}")]
+    Crypto(#[from] CryptoError),
+    /// The mailer.
+    #[error("mail: {0}")]
+    Mail(#[from] MailError),
+    /// The password hasher.
+    #[error("password hasher: {0}")]
+    Hasher(#[from] PasswordError),
+    /// Listening or serving.
+    #[error("network: {0}")]
+    Io(#[from] std::io::Error),
+    /// A zero rate limit.
+    #[error("configuration: the rate limit must be positive")]
+    RateLimit,
+}
+
+/// Connects to the configured database (creating it when missing and
+/// allowed), optionally migrates, and returns a handle on the configured
+/// namespace.
+///
+/// # Errors
+/// The database cannot be reached, created or migrated.
+pub async fn open_store(config: &ServerConfig, migrate: bool) -> Result<PgStore, AppError> {
+    let url = config
+        .database_url
+        .as_deref()
+        .unwrap_or(DEFAULT_DATABASE_URL);
+    if migrate && PgStore::create_database_if_missing(url).await? {
+        tracing::info!("created the database");
+    }
+    // A short acquire timeout: while the database is away, requests fail
+    // fast with 503 instead of piling up.
+    let store = PgStore::connect_with(url, 16, Duration::from_secs(3)).await?;
+    if migrate {
+        store.migrate().await?;
+    }
+    Ok(store.namespace(&config.namespace)?)
+}
+
+/// The key that seals TOTP secrets: `AUTHN_SERVER_KEY`, or the key file in
+/// the data directory (generated on first start).
+///
+/// # Errors
+/// The key file is unreadable or corrupt.
+pub fn load_secrets(config: &ServerConfig) -> Result<SecretBox, AppError> {
+    let file = match &config.server_key {
+        Some(k) => keys::from_env_key(k)?,
+        None => keys::load_or_create(&config.data_dir)?,
+    };
+    if file.created {
+        tracing::warn!(
+            path = %config.data_dir.join("server-key.json").display(),
+            "generated a new server key; back it up: TOTP secrets are encrypted with it"
+        );
+    }
+    let mut current = None;
+    let mut older = Vec::new();
+    for (id, bytes) in &file.keys {
+        let entry = (KeyId::new(id)?, SecretKey::from_bytes(*bytes));
+        if *id == file.current {
+            current = Some(entry);
+        } else {
+            older.push(entry);
+        }
+    }
+    let current = current.ok_or(CryptoError::UnknownKey)?;
+    Ok(SecretBox::new(current, older)?)
+}
+
+/// The flows' settings from the server configuration.
+pub fn auth_config(config: &ServerConfig) -> AuthConfig {
+    AuthConfig {
+        totp_issuer: config.totp_issuer.clone(),
+        step_up_max_age: config.step_up_max_age(),
+        links: LinkConfig::under(config.public_url.as_str()),
+        ..AuthConfig::default()
+    }
+}
+
+/// Builds the shared state of a server.
+///
+/// # Errors
+/// Configuration, database, key or mailer trouble.
+pub async fn build_state(config: ServerConfig) -> Result<AppState, AppError> {
+    config.validate()?;
+    let store = open_store(&config, true).await?;
+    let secrets = load_secrets(&config)?;
+    let hasher = PasswordHasher::new(
+        Argon2Params::default(),
+        config.effective_hash_concurrency(),
+        config.effective_hash_queue(),
+    )?;
+    let mailer = Mailer::from_config(config.smtp_url.as_deref(), &config.mail_from)?;
+    let auth = Authn::new(store, hasher, secrets, auth_config(&config));
+    let bootstrap = config
+        .admin_keys
+        .iter()
+        .map(|k| TokenHash::of_token(k))
+        .collect();
+    Ok(AppState {
+        auth,
+        allowed_origins: Arc::new(config.effective_allowed_origins()),
+        config: Arc::new(config),
+        mailer,
+        metrics: Metrics::new(),
+        bootstrap_admin_keys: Arc::new(bootstrap),
+    })
+}
+
+/// Deletes expired sessions, tokens and old attempts every interval.
+pub fn spawn_cleanup(state: &AppState) {
+    let store = state
+        .auth
+        .store()
+        .with_actor(Actor::new("system:cleanup").unwrap_or_default());
+    let every = state.config.cleanup_interval();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await; // the first tick is immediate: skip it
+        loop {
+            tick.tick().await;
+            match store.cleanup_expired().await {
+                Ok(r) => tracing::info!(
+                    sessions = r.sessions_deleted,
+                    tokens = r.tokens_deleted,
+                    attempts = r.attempts_deleted,
+                    "cleanup"
+                ),
+                Err(e) => tracing::warn!(error = %e, "cleanup failed"),
+            }
+        }
+    });
+}
+
+/// Serves `state` on `listener` until SIGTERM or Ctrl-C, then finishes the
+/// requests in flight.
+///
+/// # Errors
+/// The listener fails.
+pub async fn serve_on(state: AppState, listener: TcpListener) -> Result<(), AppError> {
+    let app = crate::routes::router(state.clone()).map_err(|_| AppError::RateLimit)?;
+    spawn_cleanup(&state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(crate::shutdown::signal())
+    .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// `authn serve`: builds the state, listens, and prints where and how to
+/// make the first admin key.
+///
+/// # Errors
+/// Anything that keeps the server from starting.
+pub async fn serve(config: ServerConfig) -> Result<(), AppError> {
+    let listen = config.listen;
+    let state = build_state(config).await?;
+    let listener = TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(
+        "authn listening on http://{addr} (namespace {}); create an admin key with: authn admin-key create --name <name>",
+        state.config.namespace
+    );
+    if state.config.dev_mode {
+        tracing::warn!(
+            "development mode: the mail outbox is readable at GET /api/v1/admin/dev/outbox"
+        );
+    }
+    serve_on(state, listener).await
+}

@@ -1,0 +1,622 @@
+//! Sessions with an authentication context: `create_session_with`,
+//! `rotate_session`, `step_up_session`, the per-session second-factor
+//! attempts (`reserve_session_mfa_attempt` / `finish_session_mfa_attempt`)
+//! and `revoke_other_sessions`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use authn_core::store::{SessionStore, UserStore};
+use authn_core::{
+    MfaReservation, NewSession, SessionUpgrade, StoreError, StorePolicy, TokenHash, UserId,
+};
+use authn_store_pg::PgStore;
+use chrono::{DateTime, Utc};
+use common::*;
+use tokio::sync::Barrier;
+
+/// Asserts a database time is the current time (same host: a few seconds of slack).
+#[track_caller]
+fn assert_near_now(t: DateTime<Utc>, what: &str) {
+    let off = (Utc::now() - t).num_milliseconds().abs();
+    assert!(off < 5_000, "{what} is {off} ms away from now");
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn upgrade(add: &[&str], acr: &str) -> SessionUpgrade {
+    SessionUpgrade {
+        add_amr: strings(add),
+        acr: Some(acr.to_owned()),
+    }
+}
+
+/// A partial session (password passed, second factor owed), like a login of
+/// an MFA user makes.
+fn partial(user_id: UserId, hash: &TokenHash) -> NewSession {
+    NewSession {
+        partial: true,
+        amr: strings(&["pwd"]),
+        acr: Some("aal1".to_owned()),
+        ..NewSession::new(user_id, hash.clone())
+    }
+}
+
+async fn user(s: &PgStore, email: &str) -> UserId {
+    s.create_user(email, None).await.unwrap()
+}
+
+#[tokio::test]
+async fn create_session_with_keeps_the_authentication_context() {
+    let s = store().await;
+    let uid = user(&s, "ctx@example.com").await;
+    let ip: IpAddr = "203.0.113.7".parse().unwrap();
+
+    let (_, ph) = token();
+    let psid = s
+        .create_session_with(&NewSession {
+            ip_address: Some(ip),
+            user_agent: Some("curl/8".to_owned()),
+            ..partial(uid, &ph)
+        })
+        .await
+        .unwrap();
+    let v = s.validate_session(&ph).await.unwrap().unwrap();
+    assert_eq!((v.session_id, v.user_id), (psid, uid));
+    assert!(v.partial, "a partial session validates as partial");
+    assert_eq!(v.amr, ["pwd"]);
+    assert_eq!(v.acr.as_deref(), Some("aal1"));
+    assert_eq!(v.mfa_at, None, "no second factor passed yet");
+    assert_near_now(v.auth_time, "auth_time");
+
+    // a full session created right after a second factor
+    let (_, fh) = token();
+    let fsid = s
+        .create_session_with(&NewSession {
+            amr: strings(&["pwd", "otp", "mfa"]),
+            acr: Some("aal2".to_owned()),
+            mfa: true,
+            expires_in: Some(Duration::from_secs(3600)),
+            ..NewSession::new(uid, fh.clone())
+        })
+        .await
+        .unwrap();
+    let f = s.validate_session(&fh).await.unwrap().unwrap();
+    assert_eq!(f.session_id, fsid);
+    assert!(!f.partial);
+    assert_eq!(f.amr, ["pwd", "otp", "mfa"]);
+    assert_eq!(f.acr.as_deref(), Some("aal2"));
+    assert_near_now(f.mfa_at.expect("mfa: true sets mfa_at"), "mfa_at");
+    assert_near_now(f.auth_time, "auth_time");
+    let hour = (f.expires_at - f.created_at).num_seconds();
+    assert!(
+        (3595..=3605).contains(&hour),
+        "expires_in honoured: {hour}s"
+    );
+
+    // NewSession::new: full, no methods, no acr, no mfa_at
+    let (_, nh) = token();
+    s.create_session_with(&NewSession::new(uid, nh.clone()))
+        .await
+        .unwrap();
+    let n = s.validate_session(&nh).await.unwrap().unwrap();
+    assert!(!n.partial && n.amr.is_empty() && n.acr.is_none() && n.mfa_at.is_none());
+
+    let listed = s.list_sessions(uid).await.unwrap();
+    assert_eq!(listed.len(), 3);
+    let p = listed.iter().find(|x| x.id == psid).unwrap();
+    assert!(p.partial);
+    assert_eq!(p.amr, ["pwd"]);
+    assert_eq!(p.ip_address, Some(ip));
+    assert_eq!(p.user_agent.as_deref(), Some("curl/8"));
+    let f = listed.iter().find(|x| x.id == fsid).unwrap();
+    assert!(!f.partial);
+    assert_eq!(f.amr, ["pwd", "otp", "mfa"]);
+
+    let created = events_of(&s, "session_created").await;
+    assert_eq!(created.len(), 3);
+    let pe = created
+        .iter()
+        .find(|e| e.resource_id.as_deref() == Some(psid.to_string().as_str()))
+        .unwrap();
+    let nv = pe.new_values.as_ref().unwrap();
+    assert_eq!(nv["partial"], true);
+    assert_eq!(nv["amr"], serde_json::json!(["pwd"]));
+}
+
+#[tokio::test]
+async fn create_session_with_refuses_unknown_disabled_and_duplicate() {
+    let s = store().await;
+    let (_, h) = token();
+    assert!(matches!(
+        s.create_session_with(&partial(UserId::new(), &h)).await,
+        Err(StoreError::NotFound { entity: "user" })
+    ));
+    let uid = user(&s, "dup@example.com").await;
+    s.create_session_with(&partial(uid, &h)).await.unwrap();
+    assert!(matches!(
+        s.create_session_with(&partial(uid, &h)).await,
+        Err(StoreError::AlreadyExists {
+            field: "token_hash"
+        })
+    ));
+    let (_, h2) = token();
+    assert_invalid(
+        s.create_session_with(&NewSession {
+            expires_in: Some(Duration::ZERO),
+            ..partial(uid, &h2)
+        })
+        .await,
+        "expires_in",
+    );
+    s.disable_user(uid).await.unwrap();
+    assert!(matches!(
+        s.create_session_with(&partial(uid, &h2)).await,
+        Err(StoreError::UserDisabled)
+    ));
+}
+
+#[tokio::test]
+async fn rotate_replaces_a_partial_session_by_a_full_one() {
+    let s = store().await;
+    let uid = user(&s, "rot@example.com").await;
+    let ip: IpAddr = "2001:db8::5".parse().unwrap();
+    let (_, old) = token();
+    let old_id = s
+        .create_session_with(&NewSession {
+            ip_address: Some(ip),
+            user_agent: Some("Firefox/140".to_owned()),
+            expires_in: Some(Duration::from_secs(600)),
+            ..partial(uid, &old)
+        })
+        .await
+        .unwrap();
+    let before = s.validate_session(&old).await.unwrap().unwrap();
+    // let the clock move, so "kept" and "now" differ
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let (_, new) = token();
+    let new_id = s
+        .rotate_session(&old, &new, &upgrade(&["otp", "pwd", "mfa", "otp"], "aal2"))
+        .await
+        .unwrap()
+        .expect("a valid session rotates");
+    assert_ne!(new_id, old_id, "a new session, not the old one renamed");
+
+    assert!(
+        s.validate_session(&old).await.unwrap().is_none(),
+        "the old token is dead (no fixation)"
+    );
+    let v = s.validate_session(&new).await.unwrap().unwrap();
+    assert_eq!((v.session_id, v.user_id), (new_id, uid));
+    assert!(!v.partial, "the new session is full");
+    assert_eq!(v.amr, ["pwd", "otp", "mfa"], "joined, unique, in order");
+    assert_eq!(v.acr.as_deref(), Some("aal2"));
+    let mfa_at = v.mfa_at.expect("mfa_at set");
+    assert_near_now(mfa_at, "mfa_at");
+    assert!(mfa_at > before.auth_time);
+    assert_eq!(
+        v.auth_time, before.auth_time,
+        "auth_time is the first factor's, kept across rotation"
+    );
+    let life = (v.expires_at - Utc::now()).num_seconds();
+    assert!(
+        (7 * 86_400 - 10..=7 * 86_400 + 10).contains(&life),
+        "fresh default lifetime, not the old 10 minutes: {life}s"
+    );
+
+    let listed = s.list_sessions(uid).await.unwrap();
+    assert_eq!(listed.len(), 1, "only the new session is active");
+    assert_eq!(listed[0].id, new_id);
+    assert_eq!(listed[0].ip_address, Some(ip));
+    assert_eq!(listed[0].user_agent.as_deref(), Some("Firefox/140"));
+    assert!(!listed[0].partial);
+
+    let ev = events_of(&s, "session_rotated").await;
+    assert_eq!(ev.len(), 1);
+    assert_eq!(
+        ev[0].resource_id.as_deref(),
+        Some(new_id.to_string().as_str())
+    );
+    assert_eq!(
+        ev[0].old_values.as_ref().unwrap()["session_id"],
+        serde_json::json!(old_id)
+    );
+    let text = serde_json::to_string(&ev[0]).unwrap();
+    assert!(!text.contains(old.as_str()) && !text.contains(new.as_str()));
+
+    // the rotated-away token cannot rotate again
+    let (_, again) = token();
+    assert_eq!(
+        s.rotate_session(&old, &again, &upgrade(&["otp"], "aal2"))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn rotate_refuses_sessions_that_are_not_valid() {
+    let s = store().await;
+    let uid = user(&s, "rv@example.com").await;
+    let up = upgrade(&["otp"], "aal2");
+
+    // unknown
+    let (_, unknown) = token();
+    let (_, n1) = token();
+    assert_eq!(s.rotate_session(&unknown, &n1, &up).await.unwrap(), None);
+
+    // revoked
+    let (_, revoked) = token();
+    s.create_session_with(&partial(uid, &revoked))
+        .await
+        .unwrap();
+    assert!(s.revoke_session(&revoked).await.unwrap());
+    assert_eq!(s.rotate_session(&revoked, &n1, &up).await.unwrap(), None);
+
+    // expired
+    let (_, expired) = token();
+    s.create_session_with(&NewSession {
+        expires_in: Some(Duration::from_millis(200)),
+        ..partial(uid, &expired)
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(s.rotate_session(&expired, &n1, &up).await.unwrap(), None);
+
+    // disabled user (and re-enabling does not bring the session back)
+    let other = user(&s, "dis@example.com").await;
+    let (_, dis) = token();
+    s.create_session_with(&partial(other, &dis)).await.unwrap();
+    assert!(s.disable_user(other).await.unwrap());
+    assert_eq!(s.rotate_session(&dis, &n1, &up).await.unwrap(), None);
+    assert!(s.enable_user(other).await.unwrap());
+    assert_eq!(s.rotate_session(&dis, &n1, &up).await.unwrap(), None);
+
+    // no new session was made by any of them
+    assert!(s.validate_session(&n1).await.unwrap().is_none());
+    assert!(events_of(&s, "session_rotated").await.is_empty());
+}
+
+#[tokio::test]
+async fn rotate_onto_a_taken_hash_rolls_back() {
+    let s = store().await;
+    let uid = user(&s, "taken@example.com").await;
+    let (_, old) = token();
+    let old_id = s.create_session_with(&partial(uid, &old)).await.unwrap();
+    let (_, taken) = token();
+    s.create_session(uid, &taken, None, None, None)
+        .await
+        .unwrap();
+    let up = upgrade(&["otp"], "aal2");
+
+    assert!(matches!(
+        s.rotate_session(&old, &taken, &up).await,
+        Err(StoreError::AlreadyExists {
+            field: "token_hash"
+        })
+    ));
+    // the old session was not revoked: the transaction rolled back
+    let v = s.validate_session(&old).await.unwrap().unwrap();
+    assert_eq!(v.session_id, old_id);
+    assert!(v.partial && v.mfa_at.is_none());
+    assert_eq!(v.amr, ["pwd"]);
+    // rotating onto its own hash is a taken hash too
+    assert!(matches!(
+        s.rotate_session(&old, &old, &up).await,
+        Err(StoreError::AlreadyExists {
+            field: "token_hash"
+        })
+    ));
+    assert!(s.validate_session(&old).await.unwrap().is_some());
+    assert_eq!(s.list_sessions(uid).await.unwrap().len(), 2);
+    assert!(events_of(&s, "session_rotated").await.is_empty());
+
+    // and it still rotates afterwards
+    let (_, fresh) = token();
+    assert!(s.rotate_session(&old, &fresh, &up).await.unwrap().is_some());
+    assert!(s.validate_session(&old).await.unwrap().is_none());
+}
+
+/// 20 parallel second-factor completions of one partial session: exactly one
+/// rotation wins, and exactly one new token works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_rotations_of_one_session_make_one_new_session() {
+    let s = store_with(StorePolicy::default(), 20).await;
+    let uid = user(&s, "race@example.com").await;
+    let (_, old) = token();
+    s.create_session_with(&partial(uid, &old)).await.unwrap();
+    let barrier = Arc::new(Barrier::new(20));
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (s, barrier, old) = (s.clone(), barrier.clone(), old.clone());
+        tasks.push(tokio::spawn(async move {
+            let (_, new) = token();
+            barrier.wait().await;
+            let r = s
+                .rotate_session(&old, &new, &upgrade(&["otp"], "aal2"))
+                .await
+                .unwrap();
+            (new, r)
+        }));
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    let winners: Vec<_> = results.iter().filter(|(_, r)| r.is_some()).collect();
+    assert_eq!(winners.len(), 1, "exactly one rotation succeeds");
+    let mut valid = 0;
+    for (new, r) in &results {
+        if let Some(v) = s.validate_session(new).await.unwrap() {
+            valid += 1;
+            assert_eq!(Some(v.session_id), *r);
+            assert!(!v.partial);
+        }
+    }
+    assert_eq!(valid, 1, "exactly one new token validates");
+    assert!(s.validate_session(&old).await.unwrap().is_none());
+    assert_eq!(s.list_sessions(uid).await.unwrap().len(), 1);
+    assert_eq!(events_of(&s, "session_rotated").await.len(), 1);
+}
+
+#[tokio::test]
+async fn step_up_records_a_second_factor_on_a_full_session() {
+    let s = store().await;
+    let uid = user(&s, "step@example.com").await;
+    let (_, full) = token();
+    let sid = s
+        .create_session_with(&NewSession {
+            amr: strings(&["pwd"]),
+            acr: Some("aal1".to_owned()),
+            ..NewSession::new(uid, full.clone())
+        })
+        .await
+        .unwrap();
+    let before = s.validate_session(&full).await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    let mfa_at = s
+        .step_up_session(&full, &upgrade(&["otp", "pwd", "mfa"], "aal2"))
+        .await
+        .unwrap()
+        .expect("a full session steps up");
+    assert_near_now(mfa_at, "mfa_at");
+    let v = s.validate_session(&full).await.unwrap().unwrap();
+    assert_eq!(v.session_id, sid, "same session, same token");
+    assert!(!v.partial);
+    assert_eq!(v.amr, ["pwd", "otp", "mfa"]);
+    assert_eq!(v.acr.as_deref(), Some("aal2"));
+    assert_eq!(v.mfa_at, Some(mfa_at));
+    assert_eq!(v.auth_time, before.auth_time);
+    let ev = events_of(&s, "session_stepped_up").await;
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].resource_id.as_deref(), Some(sid.to_string().as_str()));
+
+    // a second step-up moves mfa_at forward and keeps amr unique
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let later = s
+        .step_up_session(&full, &upgrade(&["otp"], "aal2"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(later > mfa_at);
+    let v = s.validate_session(&full).await.unwrap().unwrap();
+    assert_eq!(v.amr, ["pwd", "otp", "mfa"]);
+
+    // a partial session must be rotated, not stepped up
+    let (_, ph) = token();
+    s.create_session_with(&partial(uid, &ph)).await.unwrap();
+    assert_eq!(
+        s.step_up_session(&ph, &upgrade(&["otp"], "aal2"))
+            .await
+            .unwrap(),
+        None
+    );
+    let p = s.validate_session(&ph).await.unwrap().unwrap();
+    assert!(p.partial && p.mfa_at.is_none());
+    assert_eq!(p.amr, ["pwd"]);
+    assert_eq!(p.acr.as_deref(), Some("aal1"));
+
+    // revoked and unknown sessions
+    assert!(s.revoke_session(&full).await.unwrap());
+    assert_eq!(
+        s.step_up_session(&full, &upgrade(&["otp"], "aal2"))
+            .await
+            .unwrap(),
+        None
+    );
+    let (_, unknown) = token();
+    assert_eq!(
+        s.step_up_session(&unknown, &upgrade(&["otp"], "aal2"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(events_of(&s, "session_stepped_up").await.len(), 2);
+}
+
+#[tokio::test]
+async fn reservations_stop_at_max_and_successes_give_slots_back() {
+    let s = store().await;
+    let uid = user(&s, "res@example.com").await;
+    let (_, h) = token();
+    s.create_session_with(&partial(uid, &h)).await.unwrap();
+    for i in 0..5 {
+        assert_eq!(
+            s.reserve_session_mfa_attempt(&h, 5).await.unwrap(),
+            MfaReservation::Reserved,
+            "reservation {i}"
+        );
+    }
+    assert_eq!(
+        s.reserve_session_mfa_attempt(&h, 5).await.unwrap(),
+        MfaReservation::Exhausted
+    );
+    // exhausted is not revoked: the session is still there
+    assert!(s.validate_session(&h).await.unwrap().is_some());
+    // a right code gives its slot back
+    assert!(!s.finish_session_mfa_attempt(&h, true, 5).await.unwrap());
+    assert_eq!(
+        s.reserve_session_mfa_attempt(&h, 5).await.unwrap(),
+        MfaReservation::Reserved
+    );
+    assert_eq!(
+        s.reserve_session_mfa_attempt(&h, 5).await.unwrap(),
+        MfaReservation::Exhausted
+    );
+    assert!(events_of(&s, "session_mfa_exhausted").await.is_empty());
+
+    let (_, unknown) = token();
+    assert_eq!(
+        s.reserve_session_mfa_attempt(&unknown, 5).await.unwrap(),
+        MfaReservation::NoSession
+    );
+    // revoked and expired sessions have no attempts
+    let (_, r) = token();
+    s.create_session_with(&partial(uid, &r)).await.unwrap();
+    s.revoke_session(&r).await.unwrap();
+    assert_eq!(
+        s.reserve_session_mfa_attempt(&r, 5).await.unwrap(),
+        MfaReservation::NoSession
+    );
+    let (_, e) = token();
+    s.create_session_with(&NewSession {
+        expires_in: Some(Duration::from_millis(200)),
+        ..partial(uid, &e)
+    })
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        s.reserve_session_mfa_attempt(&e, 5).await.unwrap(),
+        MfaReservation::NoSession
+    );
+}
+
+#[tokio::test]
+async fn five_wrong_codes_revoke_the_session() {
+    let s = store().await;
+    let uid = user(&s, "wrong@example.com").await;
+    let (_, h) = token();
+    let sid = s.create_session_with(&partial(uid, &h)).await.unwrap();
+    for i in 1..=5 {
+        assert_eq!(
+            s.reserve_session_mfa_attempt(&h, 5).await.unwrap(),
+            MfaReservation::Reserved
+        );
+        let revoked = s.finish_session_mfa_attempt(&h, false, 5).await.unwrap();
+        assert_eq!(revoked, i == 5, "only the 5th wrong code revokes (at {i})");
+    }
+    assert!(s.validate_session(&h).await.unwrap().is_none());
+    assert_eq!(
+        s.reserve_session_mfa_attempt(&h, 5).await.unwrap(),
+        MfaReservation::NoSession
+    );
+    // a late wrong code on the dead session revokes nothing more
+    assert!(!s.finish_session_mfa_attempt(&h, false, 5).await.unwrap());
+    let ev = events_of(&s, "session_mfa_exhausted").await;
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].resource_id.as_deref(), Some(sid.to_string().as_str()));
+    assert!(s.list_sessions(uid).await.unwrap().is_empty());
+}
+
+/// 20 parallel codes on one session (max 5): exactly 5 get checked, and
+/// when all 5 are wrong exactly one of them kills the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_codes_on_one_session_never_get_past_max() {
+    let s = store_with(StorePolicy::default(), 20).await;
+    let uid = user(&s, "pc@example.com").await;
+    let (_, h) = token();
+    s.create_session_with(&partial(uid, &h)).await.unwrap();
+    let barrier = Arc::new(Barrier::new(20));
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (s, barrier, h) = (s.clone(), barrier.clone(), h.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            s.reserve_session_mfa_attempt(&h, 5).await.unwrap()
+        }));
+    }
+    let mut reserved = 0;
+    let mut exhausted = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            MfaReservation::Reserved => reserved += 1,
+            MfaReservation::Exhausted => exhausted += 1,
+            MfaReservation::NoSession => panic!("the session exists"),
+        }
+    }
+    assert_eq!((reserved, exhausted), (5, 15));
+
+    let barrier = Arc::new(Barrier::new(reserved));
+    let mut tasks = Vec::new();
+    for _ in 0..reserved {
+        let (s, barrier, h) = (s.clone(), barrier.clone(), h.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            s.finish_session_mfa_attempt(&h, false, 5).await.unwrap()
+        }));
+    }
+    let mut revoked = 0;
+    for t in tasks {
+        revoked += usize::from(t.await.unwrap());
+    }
+    assert_eq!(revoked, 1, "exactly one wrong code revokes");
+    assert!(s.validate_session(&h).await.unwrap().is_none());
+    assert_eq!(events_of(&s, "session_mfa_exhausted").await.len(), 1);
+}
+
+#[tokio::test]
+async fn revoke_other_sessions_keeps_exactly_one() {
+    let s = store().await;
+    let a = user(&s, "a@example.com").await;
+    let b = user(&s, "b@example.com").await;
+    let (_, a1) = token();
+    let (_, a2) = token();
+    let (_, a3) = token();
+    let (_, b1) = token();
+    s.create_session(a, &a1, None, None, None).await.unwrap();
+    let keep = s.create_session(a, &a2, None, None, None).await.unwrap();
+    s.create_session_with(&partial(a, &a3)).await.unwrap();
+    s.create_session(b, &b1, None, None, None).await.unwrap();
+    // an already revoked session is not counted
+    let (_, a4) = token();
+    s.create_session(a, &a4, None, None, None).await.unwrap();
+    s.revoke_session(&a4).await.unwrap();
+
+    assert_eq!(s.revoke_other_sessions(a, keep).await.unwrap(), 2);
+    let listed = s.list_sessions(a).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, keep);
+    assert_eq!(
+        s.validate_session(&a2).await.unwrap().unwrap().session_id,
+        keep
+    );
+    assert!(s.validate_session(&a1).await.unwrap().is_none());
+    assert!(s.validate_session(&a3).await.unwrap().is_none());
+    assert!(
+        s.validate_session(&b1).await.unwrap().is_some(),
+        "other users are left alone"
+    );
+    assert_eq!(s.list_sessions(b).await.unwrap().len(), 1);
+
+    let ev = events_of(&s, "sessions_revoked_all").await;
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].resource_id.as_deref(), Some(a.to_string().as_str()));
+    let nv = ev[0].new_values.as_ref().unwrap();
+    assert_eq!(nv["revoked"], 2);
+    assert_eq!(nv["kept_session_id"], serde_json::json!(keep));
+
+    // nothing left to revoke: 0, no audit
+    assert_eq!(s.revoke_other_sessions(a, keep).await.unwrap(), 0);
+    assert_eq!(events_of(&s, "sessions_revoked_all").await.len(), 1);
+    assert!(s.validate_session(&a2).await.unwrap().is_some());
+}
