@@ -125,6 +125,20 @@ pub async fn build_state(config: ServerConfig) -> Result<AppState, AppError> {
     config.validate()?;
     let store = open_store(&config, true).await?;
     let secrets = load_secrets(&config)?;
+    state_from_parts(config, store, secrets)
+}
+
+/// Builds the shared state from an opened store and the sealing key (what
+/// tests use to run a server on a store of their own).
+///
+/// # Errors
+/// Configuration, hasher or mailer trouble.
+pub fn state_from_parts(
+    config: ServerConfig,
+    store: PgStore,
+    secrets: SecretBox,
+) -> Result<AppState, AppError> {
+    config.validate()?;
     let hasher = PasswordHasher::new(
         Argon2Params::default(),
         config.effective_hash_concurrency(),
