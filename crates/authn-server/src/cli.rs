@@ -19,9 +19,31 @@ use crate::config::ServerConfig;
 #[derive(Debug, Parser)]
 #[command(name = "authn", version, about)]
 pub struct Cli {
-    /// What to do.
+    /// What to do (default: `serve`).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Parser)]
+struct ServeDefaults {
+    #[command(flatten)]
+    config: ServerConfig,
+}
+
+impl Cli {
+    /// The command to run: `serve` with the environment's configuration
+    /// when none is given (so `cargo run` starts the server).
+    ///
+    /// # Errors
+    /// The environment's configuration does not parse.
+    pub fn command(self) -> Result<Command, clap::Error> {
+        match self.command {
+            Some(c) => Ok(c),
+            None => Ok(Command::Serve(
+                ServeDefaults::try_parse_from(["authn"])?.config,
+            )),
+        }
+    }
 }
 
 /// The commands.
@@ -53,6 +75,8 @@ pub enum Command {
     Cleanup(ServerConfig),
     /// Print the namespace's statistics.
     Stats(ServerConfig),
+    /// Print the OpenAPI document of the HTTP API.
+    Openapi,
 }
 
 /// `authn admin-key ...`.
@@ -190,6 +214,14 @@ pub async fn run(command: Command) -> Result<(), CliError> {
                 .await
                 .map_err(AppError::from)?;
             print(&json!(r));
+        }
+        Command::Openapi => {
+            println!(
+                "{}",
+                crate::routes::openapi()
+                    .to_pretty_json()
+                    .unwrap_or_default()
+            );
         }
         Command::Stats(config) => {
             let s = cli_store(&config)

@@ -35,7 +35,7 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
 
     /// PostgreSQL URL, e.g. `postgres://authn:pw@127.0.0.1/authn`. Unset:
-    /// the embedded default store (once it exists).
+    /// `postgres://postgres@127.0.0.1:5432/authn`, created when missing.
     #[arg(long, env = "AUTHN_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 

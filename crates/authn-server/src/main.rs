@@ -7,15 +7,21 @@ use authn_server::telemetry;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = cli::parse();
-    let format = match &cli.command {
-        Command::Serve(c) | Command::Migrate(c) | Command::Cleanup(c) | Command::Stats(c) => {
-            c.log_format
-        }
-        Command::AdminKey { config, .. } | Command::User { config, .. } => config.log_format,
+    let command = match cli::parse().command() {
+        Ok(c) => c,
+        Err(e) => e.exit(),
     };
-    telemetry::init(format);
-    match cli::run(cli.command).await {
+    let format = match &command {
+        Command::Serve(c) | Command::Migrate(c) | Command::Cleanup(c) | Command::Stats(c) => {
+            Some(c.log_format)
+        }
+        Command::AdminKey { config, .. } | Command::User { config, .. } => Some(config.log_format),
+        Command::Openapi => None,
+    };
+    if let Some(format) = format {
+        telemetry::init(format);
+    }
+    match cli::run(command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "authn failed");

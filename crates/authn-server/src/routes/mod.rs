@@ -60,11 +60,12 @@ struct ApiDoc;
 
 /// The API's routes and their OpenAPI document (before middleware).
 fn api(
-    limiter: RateLimiter,
+    limiter: Option<RateLimiter>,
     metrics: metrics::Metrics,
 ) -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let rate_limited = |r: OpenApiRouter<AppState>| {
-        r.route_layer(from_fn_with_state(limiter.clone(), ratelimit::limit))
+    let rate_limited = |r: OpenApiRouter<AppState>| match &limiter {
+        Some(l) => r.route_layer(from_fn_with_state(l.clone(), ratelimit::limit)),
+        None => r,
     };
     let tracked = |r: OpenApiRouter<AppState>| {
         r.route_layer(from_fn_with_state(metrics.clone(), metrics::track))
@@ -81,6 +82,12 @@ fn api(
         .split_for_parts()
 }
 
+/// The OpenAPI document of every route, generated from the handlers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    // Middleware does not shape the document: no limiter needed.
+    api(None, metrics::Metrics::new()).1
+}
+
 /// The whole application: routes, JSON fallbacks, and the shared
 /// middleware (client IP, request ids, tracing without secrets, body
 /// limit, timeout, panics turned into `500` JSON).
@@ -93,7 +100,7 @@ pub fn router(state: AppState) -> Result<Router, crate::ratelimit::ZeroRateLimit
         state.config.rate_limit_per_minute,
         state.config.rate_limit_burst,
     )?;
-    let (api, openapi) = api(limiter, state.metrics.clone());
+    let (api, openapi) = api(Some(limiter), state.metrics.clone());
     let openapi_json = std::sync::Arc::new(openapi.to_json().unwrap_or_else(|_| "{}".to_owned()));
     let proxies = TrustedProxies::new(state.config.trusted_proxies.0.clone());
     let request_id = HeaderName::from_static("x-request-id");
