@@ -1,7 +1,8 @@
 //! Project automation for authn, run as `cargo xtask <command>`.
 //!
 //! - `cargo xtask docs [--check]`: generate (or verify) the reference docs
-//!   under `docs/reference/` from doc comments.
+//!   under `docs/reference/` from doc comments and the server's OpenAPI
+//!   document.
 //! - `cargo xtask test [-- <runner args>]`: run every test of the workspace
 //!   against a real PostgreSQL.
 
@@ -16,7 +17,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command>
 
 commands:
-  docs            generate docs/reference/*.md from doc comments
+  docs            generate docs/reference/*.md from doc comments and the
+                  server's OpenAPI document (`authn openapi`)
   docs --check    fail when a generated doc is stale
   test [-- ARGS]  run all tests (ARGS go to nextest / cargo test) and doctests
                   against PostgreSQL: $AUTHN_TEST_DATABASE_URL, or one found or

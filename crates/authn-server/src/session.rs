@@ -59,7 +59,10 @@ impl FromRequestParts<AppState> for RequestMeta {
                 ip_address: ip,
                 user_agent: header_str(&parts.headers, "user-agent").map(str::to_owned),
             },
-            request_id: header_str(&parts.headers, "x-request-id").map(str::to_owned),
+            // a client-sent id is kept only when it is a plausible id
+            request_id: header_str(&parts.headers, "x-request-id")
+                .filter(|v| v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+                .map(str::to_owned),
         })
     }
 }
@@ -242,13 +245,29 @@ impl FromRequestParts<AppState> for AdminAuth {
                 None => return Err(ApiError::unauthorized()),
             }
         };
+        // Headers the audit cannot record are refused, never dropped:
+        // an event must not lose who acted or why.
         let headers = &parts.headers;
-        let mut actor = meta.actor(header_str(headers, "x-actor").unwrap_or(&key_name));
+        let invalid = |e: authn_core::ValidationError| {
+            ApiError::bad_request(format!(
+                "header {e} (1..=1024 bytes, no control characters)"
+            ))
+        };
+        let mut actor = meta.actor(&key_name);
+        if let Some(v) = header_str(headers, "x-actor") {
+            actor.actor_id = Actor::new(v)
+                .map_err(|e| invalid(e.for_field("X-Actor")))?
+                .actor_id;
+        }
         if let Some(v) = header_str(headers, "x-on-behalf-of") {
-            actor = actor.clone().on_behalf_of(v).unwrap_or(actor);
+            actor = actor
+                .on_behalf_of(v)
+                .map_err(|e| invalid(e.for_field("X-On-Behalf-Of")))?;
         }
         if let Some(v) = header_str(headers, "x-reason") {
-            actor = actor.clone().reason(v).unwrap_or(actor);
+            actor = actor
+                .reason(v)
+                .map_err(|e| invalid(e.for_field("X-Reason")))?;
         }
         Ok(Self { actor })
     }

@@ -91,7 +91,7 @@ fn with_query(url: String, params: &[(&str, &str)]) -> String {
 
 /// A client that does not follow redirects (to see the `302`).
 fn no_redirect_client() -> Client {
-    Client::builder()
+    common::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
         .build()

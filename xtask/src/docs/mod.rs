@@ -1,19 +1,24 @@
-//! `cargo xtask docs`: Markdown reference docs generated from doc comments.
+//! `cargo xtask docs`: Markdown reference docs generated from doc comments
+//! and from the server's OpenAPI document.
 //!
 //! A [`Target`] is one generated file; its [`Source`]s yield [`Operation`]s,
-//! which are sorted by name and rendered one `###` section each. The targets
+//! which are sorted and rendered one `###` section each. The targets
 //! themselves are configured in [`targets`](targets::targets).
 
 mod markdown;
+mod openapi;
 mod rust_source;
 mod signature;
 pub mod targets;
 
 use std::collections::BTreeMap;
+use std::env;
 use std::error::Error;
+use std::ffi::OsString;
 use std::fs;
 use std::io;
 use std::path::Path;
+use std::process::{Command, Stdio};
 
 use markdown::DocComment;
 pub use rust_source::Selector;
@@ -31,15 +36,13 @@ pub struct Target {
     pub title: &'static str,
     /// Paragraph written under the title.
     pub intro: &'static str,
-    /// Where the operations come from; their union is sorted by name.
+    /// Where the operations come from; their union is sorted by
+    /// [`Operation::sort_key`].
     pub sources: Vec<Source>,
 }
 
-/// Where a target's operations come from.
-///
-/// Only Rust sources exist so far; other kinds (an OpenAPI document for the
-/// HTTP reference, say) become further variants that also yield
-/// [`Operation`]s.
+/// Where a target's operations come from. Every kind yields
+/// [`Operation`]s; a new kind is a further variant.
 #[derive(Debug, Clone)]
 pub enum Source {
     /// Items picked out of Rust source files by a [`Selector`].
@@ -48,6 +51,20 @@ pub enum Source {
         files: Files,
         /// Which items of each file are operations.
         selector: Selector,
+    },
+    /// The operations of an OpenAPI 3.1 document, one per path and method,
+    /// sorted by path then method (GET, POST, PUT, PATCH, DELETE, ...).
+    OpenApi {
+        /// Arguments of a cargo command that prints the document on stdout;
+        /// run at the workspace root with `$CARGO` (the cargo running
+        /// xtask), else `cargo`.
+        command: &'static [&'static str],
+        /// The handlers' sources: an operation's location is the first
+        /// `async fn <operationId>(` in them.
+        handlers: Files,
+        /// Schemas the target's intro describes (the error body): responses
+        /// name them without listing their fields.
+        common_schemas: &'static [&'static str],
     },
 }
 
@@ -67,9 +84,12 @@ pub enum Files {
 /// One documented operation: a `###` section of the output.
 #[derive(Debug, Clone)]
 pub struct Operation {
-    /// Section heading and sort key; unique within a target.
+    /// Section heading; unique within a target.
     pub name: String,
-    /// Info string of the signature's code block (`rust`).
+    /// Where the section goes: the name for Rust items, (path, method rank)
+    /// for HTTP operations.
+    pub sort_key: (String, u8),
+    /// Info string of the signature's code block (`rust`, `http`).
     pub signature_lang: &'static str,
     /// The signature as callers see it.
     pub signature: String,
@@ -86,9 +106,7 @@ impl Source {
             Source::Rust { files, selector } => {
                 let mut ops = Vec::new();
                 let mut problems = Vec::new();
-                for path in files.resolve(root)? {
-                    let src = fs::read_to_string(root.join(&path))
-                        .map_err(|e| format!("{path}: cannot read: {e}"))?;
+                for (path, src) in files.read(root)? {
                     match rust_source::operations(&path, &src, *selector) {
                         Ok(found) => ops.extend(found),
                         Err(e) => problems.push(e),
@@ -100,11 +118,62 @@ impl Source {
                     Err(problems.join("\n"))
                 }
             }
+            Source::OpenApi {
+                command,
+                handlers,
+                common_schemas,
+            } => {
+                let doc = run_cargo_json(root, command)?;
+                for warning in openapi::warnings(&doc) {
+                    eprintln!("xtask: warning: {warning}");
+                }
+                let files = handlers.read(root)?;
+                openapi::operations(&doc, &files, &handlers.to_string(), common_schemas)
+            }
+        }
+    }
+}
+
+/// Runs `cargo <args>` at `root` and parses its stdout as JSON; cargo's own
+/// output (and the command's stderr) goes to stderr.
+fn run_cargo_json(root: &Path, args: &[&str]) -> Result<serde_json::Value, String> {
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+    let shown = format!("cargo {}", args.join(" "));
+    let output = Command::new(&cargo)
+        .args(args)
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run `{shown}`: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("`{shown}` failed ({})", output.status));
+    }
+    serde_json::from_slice(&output.stdout).map_err(|e| format!("`{shown}` did not print JSON: {e}"))
+}
+
+impl std::fmt::Display for Files {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Files::File(path) | Files::Optional(path) => f.write_str(path),
+            Files::Dir(dir) => write!(f, "{}/*.rs", dir.trim_end_matches('/')),
         }
     }
 }
 
 impl Files {
+    /// The existing files' paths (as [`Files::resolve`]) and contents.
+    fn read(&self, root: &Path) -> Result<Vec<(String, String)>, String> {
+        self.resolve(root)?
+            .into_iter()
+            .map(|path| {
+                let src = fs::read_to_string(root.join(&path))
+                    .map_err(|e| format!("{path}: cannot read: {e}"))?;
+                Ok((path, src))
+            })
+            .collect()
+    }
+
     /// The existing files, as `/`-separated paths relative to `root`.
     fn resolve(&self, root: &Path) -> Result<Vec<String>, String> {
         match self {
@@ -158,7 +227,8 @@ pub fn generate(root: &Path, target: &Target) -> Result<String, String> {
 }
 
 /// Renders a document: header, title, intro, then the operations sorted by
-/// name. Fails on duplicate names, which would make the sections ambiguous.
+/// their sort key. Fails on duplicate names, which would make the sections
+/// ambiguous.
 pub fn render(target: &Target, mut ops: Vec<Operation>) -> Result<String, String> {
     let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
     let mut duplicates = Vec::new();
@@ -173,7 +243,7 @@ pub fn render(target: &Target, mut ops: Vec<Operation>) -> Result<String, String
     if !duplicates.is_empty() {
         return Err(duplicates.join("\n"));
     }
-    ops.sort_by(|a, b| a.name.cmp(&b.name));
+    ops.sort_by(|a, b| a.sort_key.cmp(&b.sort_key));
 
     let mut blocks = vec![HEADER.to_owned(), format!("# {}", target.title)];
     if !target.intro.is_empty() {

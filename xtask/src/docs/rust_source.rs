@@ -48,6 +48,7 @@ pub fn operations(path: &str, src: &str, selector: Selector) -> Result<Vec<Opera
         }
         ops.push(Operation {
             name: sig.ident.to_string(),
+            sort_key: (sig.ident.to_string(), 0),
             signature_lang: "rust",
             signature: signature::render(sig),
             doc,

@@ -5,13 +5,13 @@ use authn_core::flows::{AdminUserPatch, NewAdminUser};
 use authn_core::store::{AuditStore, MaintenanceStore, SessionStore, UserStore};
 use authn_core::{AuditQuery, UserId};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::ApiJson;
 use super::types::*;
+use super::{ApiJson, ApiPath, ApiQuery};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::session::AdminAuth;
 use crate::state::AppState;
@@ -41,7 +41,7 @@ fn user_id(raw: &str) -> ApiResult<UserId> {
 async fn list_users(
     State(state): State<AppState>,
     admin: AdminAuth,
-    Query(q): Query<UsersQuery>,
+    ApiQuery(q): ApiQuery<UsersQuery>,
 ) -> ApiResult<Json<UsersPage>> {
     let auth = admin.auth(&state);
     if let Some(email) = q.email {
@@ -100,7 +100,7 @@ async fn create_user(
 async fn get_user(
     State(state): State<AppState>,
     admin: AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<UserBody>> {
     let profile = admin.auth(&state).profile(user_id(&id)?).await?;
     Ok(Json(UserBody::admin(profile)))
@@ -114,7 +114,7 @@ async fn get_user(
 async fn patch_user(
     State(state): State<AppState>,
     admin: AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<AdminPatchUserRequest>,
 ) -> ApiResult<Json<UserBody>> {
     let profile = admin
@@ -139,7 +139,7 @@ async fn patch_user(
 async fn delete_user(
     State(state): State<AppState>,
     admin: AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     if admin
         .auth(&state)
@@ -160,7 +160,7 @@ async fn delete_user(
 async fn reset_mfa(
     State(state): State<AppState>,
     admin: AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<MfaDisabledBody>> {
     let id = user_id(&id)?;
     admin.auth(&state).admin_reset_mfa(id).await?;
@@ -177,7 +177,7 @@ async fn reset_mfa(
 async fn user_sessions(
     State(state): State<AppState>,
     admin: AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<SessionList>> {
     let id = user_id(&id)?;
     let auth = admin.auth(&state);
@@ -200,7 +200,7 @@ async fn user_sessions(
 async fn revoke_user_sessions(
     State(state): State<AppState>,
     admin: AdminAuth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<RevokedBody>> {
     let id = user_id(&id)?;
     let auth = admin.auth(&state);
@@ -217,8 +217,8 @@ async fn revoke_user_sessions(
 async fn user_audit(
     State(state): State<AppState>,
     admin: AdminAuth,
-    Path(id): Path<String>,
-    Query(q): Query<LimitQuery>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<LimitQuery>,
 ) -> ApiResult<Json<AuditPage>> {
     let id = user_id(&id)?;
     let page = admin
@@ -243,7 +243,7 @@ async fn user_audit(
 async fn audit_logs(
     State(state): State<AppState>,
     admin: AdminAuth,
-    Query(q): Query<AuditQueryParams>,
+    ApiQuery(q): ApiQuery<AuditQueryParams>,
 ) -> ApiResult<Json<AuditPage>> {
     let page = admin
         .auth(&state)

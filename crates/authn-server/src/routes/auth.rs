@@ -5,14 +5,14 @@
 use authn_core::SessionId;
 use authn_core::flows::{IssuedSession, LoginOutcome, UserProfile};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::ApiJson;
 use super::types::*;
+use super::{ApiJson, ApiPath, ApiQuery};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::metrics::LoginOutcome as LoginMetric;
 use crate::session::{
@@ -198,7 +198,7 @@ async fn list_sessions(
 async fn revoke_session(
     State(state): State<AppState>,
     FullSession(s): FullSession,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     let id = SessionId::parse(&id).map_err(|_| ApiError::not_found())?;
     s.auth(&state).revoke_own_session(&s.ctx, id).await?;
@@ -236,7 +236,7 @@ async fn send_verification(
 async fn verify_email_get(
     State(state): State<AppState>,
     meta: RequestMeta,
-    Query(q): Query<TokenRequest>,
+    ApiQuery(q): ApiQuery<TokenRequest>,
 ) -> ApiResult<Json<MessageBody>> {
     meta.anonymous(&state).verify_email(&q.token).await?;
     Ok(Json(MessageBody::new("email verified")))
@@ -337,7 +337,7 @@ async fn send_magic_link(
 async fn verify_magic_link(
     State(state): State<AppState>,
     meta: RequestMeta,
-    Query(q): Query<MagicLinkQuery>,
+    ApiQuery(q): ApiQuery<MagicLinkQuery>,
 ) -> ApiResult<Response> {
     // Refuse a bad redirect before spending the token.
     if let Some(uri) = &q.redirect_uri

@@ -205,6 +205,7 @@ pub struct EmailRequest {
 
 /// `{token}`.
 #[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TokenRequest {
     /// The one-time token from the email.
     pub token: String,
@@ -212,6 +213,7 @@ pub struct TokenRequest {
 
 /// `?token=&redirect_uri=`.
 #[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MagicLinkQuery {
     /// The one-time token from the email.
     pub token: String,
@@ -379,6 +381,7 @@ impl IntrospectBody {
 
 /// `?email=&limit=&cursor=`.
 #[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UsersQuery {
     /// Only the user with this email.
     pub email: Option<String>,
@@ -435,6 +438,7 @@ fn double_option<'de, D: serde::Deserializer<'de>>(
 
 /// `?limit=&cursor=&event_type=&resource_type=&resource_id=&actor_id=`.
 #[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQueryParams {
     /// Page size (default 100, at most 1000).
     pub limit: Option<u32>,
@@ -515,6 +519,7 @@ pub struct AuditPage {
 
 /// `?limit=`.
 #[derive(Debug, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LimitQuery {
     /// Page size.
     pub limit: Option<u32>,

@@ -46,6 +46,19 @@ pub fn config(extra: &[&str]) -> ServerConfig {
     Args::try_parse_from(args).expect("test config").config
 }
 
+/// Installs the process-wide rustls provider (ring) that `reqwest` needs
+/// once any crate of the workspace enables its `rustls-no-provider`
+/// feature (the SDK does; cargo unifies features). Idempotent.
+pub fn crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// A reqwest builder usable in tests.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    crypto();
+    Client::builder()
+}
+
 /// A running test server.
 pub struct TestServer {
     /// `http://127.0.0.1:<port>`.
@@ -90,7 +103,7 @@ impl TestServer {
 
     /// A client with a cookie jar (like a browser or the Python SDK).
     pub fn client(&self) -> Client {
-        Client::builder()
+        client_builder()
             .cookie_store(true)
             .timeout(Duration::from_secs(30))
             .build()
@@ -99,7 +112,7 @@ impl TestServer {
 
     /// A client without cookies (bearer-only).
     pub fn bare_client(&self) -> Client {
-        Client::builder()
+        client_builder()
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap()
@@ -261,4 +274,32 @@ pub fn assert_error(got: &(StatusCode, Value), status: StatusCode, slug: &str) {
 /// A unique email for a test.
 pub fn email(tag: &str) -> String {
     format!("{tag}-{}@example.com", uuid::Uuid::now_v7().simple())
+}
+
+impl TestServer {
+    /// A server whose configuration is the test default (`config(&[])`)
+    /// changed by `adjust`: for settings the default flags already give
+    /// (`--dev`, `--rate-limit`, `--rate-limit-burst`, `--admin-keys`),
+    /// which clap refuses to take twice.
+    pub async fn start_with_config(adjust: impl FnOnce(&mut ServerConfig)) -> Self {
+        Self::start_on_with_config(authn_testkit::store().await, adjust).await
+    }
+
+    /// [`start_with_config`](Self::start_with_config) on a given store.
+    pub async fn start_on_with_config(
+        store: PgStore,
+        adjust: impl FnOnce(&mut ServerConfig),
+    ) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}");
+        let public = format!("--public-url={base}");
+        let mut config = config(&[public.as_str()]);
+        adjust(&mut config);
+        let secrets =
+            SecretBox::new((KeyId::new("test").unwrap(), SecretKey::generate()), vec![]).unwrap();
+        let state = app::state_from_parts(config, store, secrets).unwrap();
+        tokio::spawn(app::serve_on(state.clone(), listener));
+        Self { base, state, addr }
+    }
 }

@@ -1,0 +1,447 @@
+//! The real `authn` binary: `migrate`, `admin-key`, `user`, `cleanup`,
+//! `stats` against the test database, checked through a server on the same
+//! namespace; and `serve`, which stops cleanly on SIGTERM.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::Write;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// The environment of one test: the app role's URL of the test database,
+/// a fresh namespace and a data directory.
+struct Env {
+    database_url: String,
+    namespace: String,
+    data_dir: tempfile::TempDir,
+}
+
+impl Env {
+    async fn new() -> Self {
+        authn_testkit::ensure_database().await;
+        let opts = authn_testkit::app_options();
+        let database_url = format!(
+            "postgres://{}@{}:{}/{}",
+            authn_testkit::APP_ROLE,
+            opts.get_host(),
+            opts.get_port(),
+            authn_testkit::database_name()
+        );
+        Self {
+            database_url,
+            namespace: authn_testkit::unique_namespace(),
+            data_dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// `authn <args>` with this environment (and no other `AUTHN_*`
+    /// variable from the caller's environment).
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_authn"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("AUTHN_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.args(args)
+            .env("AUTHN_DATABASE_URL", &self.database_url)
+            .env("AUTHN_NAMESPACE", &self.namespace)
+            .env("AUTHN_DATA_DIR", self.data_dir.path())
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    /// Runs `authn <args>` to completion (off the async workers), feeding `stdin`.
+    async fn run(&self, args: &[&str], stdin: &str) -> Output {
+        let mut cmd = self.command(args);
+        let stdin = stdin.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut child = cmd.spawn().unwrap();
+            let mut input = child.stdin.take().unwrap();
+            input.write_all(stdin.as_bytes()).unwrap();
+            drop(input);
+            child.wait_with_output().unwrap()
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Runs `authn <args>`, expects success, parses its JSON output.
+    async fn json(&self, args: &[&str], stdin: &str) -> Value {
+        let out = self.run(args, stdin).await;
+        assert!(
+            out.status.success(),
+            "authn {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "authn {args:?} printed no JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    /// A test server on this namespace.
+    async fn server(&self) -> TestServer {
+        let store = authn_testkit::store()
+            .await
+            .namespace(&self.namespace)
+            .unwrap();
+        TestServer::start_on(store, &[]).await
+    }
+}
+
+/// `GET /api/v1/admin/stats` with `key`: the status.
+async fn admin_status(srv: &TestServer, key: &str) -> StatusCode {
+    srv.bare_client()
+        .get(srv.url("/api/v1/admin/stats"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_and_admin_keys() {
+    let env = Env::new().await;
+    let v = env.json(&["migrate"], "").await;
+    assert_eq!(v["migrated"], true, "{v}");
+    // idempotent
+    env.json(&["migrate"], "").await;
+
+    let created = env.json(&["admin-key", "create", "--name", "ci"], "").await;
+    let key = created["key"].as_str().expect("key").to_owned();
+    let id = created["id"].as_str().expect("id").to_owned();
+    assert_eq!(created["name"], "ci");
+    assert!(key.len() >= 32, "{key}");
+
+    let srv = env.server().await;
+    assert_eq!(admin_status(&srv, &key).await, StatusCode::OK);
+    // a key of another namespace is refused
+    let other = TestServer::start().await;
+    assert_eq!(admin_status(&other, &key).await, StatusCode::UNAUTHORIZED);
+
+    let out = env.run(&["admin-key", "list"], "").await;
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains(&key), "the key value is listed: {text}");
+    let list: Value = serde_json::from_str(&text).unwrap();
+    let listed = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == id.as_str())
+        .expect("the key is listed");
+    assert_eq!(listed["name"], "ci");
+    assert!(listed["revoked_at"].is_null());
+    assert!(
+        listed.get("key").is_none() && listed.get("key_hash").is_none(),
+        "{listed}"
+    );
+
+    let v = env.json(&["admin-key", "revoke", &id], "").await;
+    assert_eq!(v["revoked"], id.as_str(), "{v}");
+    assert_eq!(admin_status(&srv, &key).await, StatusCode::UNAUTHORIZED);
+    let list = env.json(&["admin-key", "list"], "").await;
+    assert!(list[0]["revoked_at"].is_string(), "{list}");
+
+    // revoking again, or an unknown or garbage id: non-zero with a message
+    for bad in [id.as_str(), "not-an-id", &uuid::Uuid::now_v7().to_string()] {
+        let out = env.run(&["admin-key", "revoke", bad], "").await;
+        assert!(!out.status.success(), "revoke {bad} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("no such"), "{err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_commands() {
+    let env = Env::new().await;
+    let srv = env.server().await;
+    let c = srv.bare_client();
+    let e = email("cli-user");
+
+    // create with the password on stdin (and a trailing newline)
+    let created = env
+        .json(
+            &[
+                "user",
+                "create",
+                "--email",
+                &e,
+                "--name",
+                "Cli",
+                "--password-stdin",
+                "--verified",
+            ],
+            &format!("{PASSWORD}\n"),
+        )
+        .await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    assert_eq!(created["email"], e.as_str());
+    assert!(created["email_verified_at"].is_string(), "{created}");
+    let out = serde_json::to_string(&created).unwrap();
+    assert!(!out.contains(PASSWORD) && !out.contains("argon2"), "{out}");
+    let (status, login) = srv.login(&c, &e, PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    assert_eq!(login["id"], id.as_str());
+    assert_eq!(login["email_verified"], true);
+    assert_eq!(login["name"], "Cli");
+
+    // a weak password and a duplicate are refused with a message
+    let out = env
+        .run(
+            &[
+                "user",
+                "create",
+                "--email",
+                &email("weak"),
+                "--password-stdin",
+            ],
+            "password\n",
+        )
+        .await;
+    assert!(!out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).trim().is_empty());
+    let out = env
+        .run(&["user", "create", "--email", &e.to_uppercase()], "")
+        .await;
+    assert!(!out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).trim().is_empty());
+
+    // list
+    let list = env.json(&["user", "list"], "").await;
+    let users = list["data"].as_array().unwrap();
+    assert_eq!(users.len(), 1, "{list}");
+    assert_eq!(users[0]["email"], e.as_str());
+    assert_eq!(users[0]["id"], id.as_str());
+    assert!(list["next_cursor"].is_null());
+
+    // disable by email: sessions die, login refused
+    let token = login["token"].as_str().unwrap().to_owned();
+    let v = env.json(&["user", "disable", &e], "").await;
+    assert!(v["disabled_at"].is_string(), "{v}");
+    let got = srv.login(&c, &e, PASSWORD).await;
+    assert_error(&got, StatusCode::UNAUTHORIZED, "invalid_credentials");
+    let r = c
+        .get(srv.url("/api/v1/auth/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    // enable by id: login works again
+    let v = env.json(&["user", "enable", &id], "").await;
+    assert!(v["disabled_at"].is_null(), "{v}");
+    let (status, login) = srv.login(&c, &e, PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+
+    // reset-mfa after enabling MFA over HTTP
+    let token = login["token"].as_str().unwrap().to_owned();
+    srv.enable_mfa(&c, &token).await;
+    let (_, login) = srv.login(&c, &e, PASSWORD).await;
+    assert_eq!(login["mfaRequired"], true, "{login}");
+    let v = env.json(&["user", "reset-mfa", &e], "").await;
+    assert_eq!(v, json!({ "user_id": id, "mfa_enabled": false }));
+    let (status, login) = srv.login(&c, &e, PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    assert!(login.get("mfaRequired").is_none(), "{login}");
+    assert_eq!(login["mfa_enabled"], false);
+
+    // unknown users: non-zero exit with a message
+    for args in [
+        vec!["user", "disable", "nobody@example.com"],
+        vec!["user", "enable", "nobody@example.com"],
+        vec!["user", "reset-mfa", "nobody@example.com"],
+    ] {
+        let out = env.run(&args, "").await;
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("no such user"), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    let unknown_id = uuid::Uuid::now_v7().to_string();
+    for action in ["disable", "enable", "reset-mfa"] {
+        let out = env.run(&["user", action, &unknown_id], "").await;
+        assert!(!out.status.success(), "{action} {unknown_id} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("not found") || err.contains("no such"),
+            "{action}: {err}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_and_stats() {
+    let env = Env::new().await;
+    let srv = env.server().await;
+    let c = srv.bare_client();
+    let e = email("stats");
+    srv.signup(&c, &e).await;
+    srv.signup(&c, &email("stats2")).await;
+
+    let stats = env.json(&["stats"], "").await;
+    assert_eq!(
+        stats,
+        json!({
+            "user_count": 2,
+            "verified_user_count": 0,
+            "disabled_user_count": 0,
+            "active_session_count": 2,
+            "mfa_enabled_user_count": 0,
+        })
+    );
+    let cleanup = env.json(&["cleanup"], "").await;
+    for k in ["sessions_deleted", "tokens_deleted", "attempts_deleted"] {
+        assert!(cleanup[k].is_u64(), "{k}: {cleanup}");
+    }
+    assert_eq!(cleanup.as_object().unwrap().len(), 3, "{cleanup}");
+    // cleanup leaves live sessions alone
+    let stats = env.json(&["stats"], "").await;
+    assert_eq!(stats["active_session_count"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_fail_cleanly_without_a_database() {
+    let env = Env::new().await;
+    let out = env
+        .command(&["stats"])
+        .env(
+            "AUTHN_DATABASE_URL",
+            "postgres://authn_test_app@127.0.0.1:1/nothing",
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("authn:"), "{err}");
+    let out = env.command(&["user", "frobnicate"]).output().unwrap();
+    assert!(!out.status.success());
+}
+
+/// Kills the server process if the test ends early.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_stops_cleanly_on_sigterm() {
+    let env = Env::new().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let log_path = env.data_dir.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut cmd = env.command(&["serve", "--listen", &listen]);
+    cmd.env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log));
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let mut server = Running(cmd.spawn().unwrap());
+    let base = format!("http://{listen}");
+    let c = common::client_builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            panic!("authn serve exited early: {status}\n{}", log());
+        }
+        if let Ok(r) = c.get(format!("{base}/healthz")).send().await
+            && r.status() == StatusCode::OK
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "authn serve did not come up within 60 s\n{}",
+            log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let r = c.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // it serves the configured namespace
+    let r = c
+        .post(format!("{base}/api/v1/auth/signup"))
+        .json(&json!({ "email": email("served"), "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let stats = env.json(&["stats"], "").await;
+    assert_eq!(stats["user_count"], 1);
+
+    let pid = server.0.id().to_string();
+    let kill = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(kill.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "authn serve still runs 10 s after SIGTERM\n{}",
+            log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        status.success(),
+        "exit status after SIGTERM: {status}\n{}",
+        log()
+    );
+    assert!(log().contains("SIGTERM"), "{}", log());
+    // the port is free again
+    assert!(c.get(format!("{base}/healthz")).send().await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_command_prints_the_served_document() {
+    let env = Env::new().await;
+    let printed = env.json(&["openapi"], "").await;
+    let srv = TestServer::start().await;
+    let served: Value = srv
+        .bare_client()
+        .get(srv.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        printed["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1"))
+    );
+    assert_eq!(printed["paths"], served["paths"]);
+    assert_eq!(printed["components"], served["components"]);
+}
