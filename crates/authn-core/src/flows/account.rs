@@ -247,21 +247,6 @@ impl<S: Store + Clone + 'static> Authn<S> {
                 },
             )
             .await?;
-        if self.totp_method(user_id, true).await?.is_some() {
-            let session = self
-                .issue_session(user_id, client, true, &[AMR_EMAIL])
-                .await?;
-            return Ok(LoginOutcome::MfaRequired {
-                session,
-                methods: self.second_factor_names(user_id).await?,
-            });
-        }
-        let session = self
-            .issue_session(user_id, client, false, &[AMR_EMAIL])
-            .await?;
-        Ok(LoginOutcome::Complete {
-            user: self.profile(user_id).await?,
-            session,
-        })
+        self.after_first_factor(user_id, client, AMR_EMAIL).await
     }
 }

@@ -135,17 +135,27 @@ impl<S: Store + Clone + 'static> Authn<S> {
                 return Err(e);
             }
         };
+        self.after_first_factor(user_id, client, AMR_PWD).await
+    }
+
+    /// After a first factor (`method`): a partial session and
+    /// [`LoginOutcome::MfaRequired`] for users with a second factor, else a
+    /// full session.
+    pub(crate) async fn after_first_factor(
+        &self,
+        user_id: UserId,
+        client: &ClientInfo,
+        method: &str,
+    ) -> AuthResult<LoginOutcome> {
         if self.totp_method(user_id, true).await?.is_some() {
-            let session = self
-                .issue_session(user_id, client, true, &[AMR_PWD])
-                .await?;
+            let session = self.issue_session(user_id, client, true, &[method]).await?;
             return Ok(LoginOutcome::MfaRequired {
                 session,
                 methods: self.second_factor_names(user_id).await?,
             });
         }
         let session = self
-            .issue_session(user_id, client, false, &[AMR_PWD])
+            .issue_session(user_id, client, false, &[method])
             .await?;
         Ok(LoginOutcome::Complete {
             user: self.profile(user_id).await?,

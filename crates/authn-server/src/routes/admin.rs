@@ -35,6 +35,18 @@ fn user_id(raw: &str) -> ApiResult<UserId> {
     UserId::parse(raw).map_err(|_| ApiError::not_found())
 }
 
+/// The id of a user that exists in this namespace, else `404`.
+async fn existing_user(
+    auth: &authn_core::Authn<authn_store_pg::PgStore>,
+    raw: &str,
+) -> ApiResult<UserId> {
+    let id = user_id(raw)?;
+    match auth.store().get_user(id).await? {
+        Some(_) => Ok(id),
+        None => Err(ApiError::not_found()),
+    }
+}
+
 /// List users (keyset pagination), or the one with `email`.
 #[utoipa::path(get, path = "/users", tag = "admin", params(UsersQuery),
     responses((status = 200, body = UsersPage), (status = 401, body = ErrorBody)))]
@@ -179,11 +191,8 @@ async fn user_sessions(
     admin: AdminAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<SessionList>> {
-    let id = user_id(&id)?;
     let auth = admin.auth(&state);
-    if auth.store().get_user(id).await?.is_none() {
-        return Err(ApiError::not_found());
-    }
+    let id = existing_user(&auth, &id).await?;
     let list = auth.store().list_sessions(id).await?;
     Ok(Json(SessionList {
         data: list
@@ -202,11 +211,8 @@ async fn revoke_user_sessions(
     admin: AdminAuth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<RevokedBody>> {
-    let id = user_id(&id)?;
     let auth = admin.auth(&state);
-    if auth.store().get_user(id).await?.is_none() {
-        return Err(ApiError::not_found());
-    }
+    let id = existing_user(&auth, &id).await?;
     let revoked = auth.store().revoke_all_sessions(id).await?;
     Ok(Json(RevokedBody { revoked }))
 }
