@@ -72,7 +72,6 @@ pub enum Source {
 #[derive(Debug, Clone)]
 pub enum Files {
     /// A file that must exist.
-    #[allow(dead_code, reason = "no target lists a required file yet")]
     File(&'static str),
     /// A file that is skipped when it does not exist.
     Optional(&'static str),
@@ -498,6 +497,58 @@ Records a login attempt.
         assert_eq!(
             err,
             "b.rs:26: duplicate operation `create_user` (also at a.rs:26)\nb.rs:33: duplicate operation `delete_user` (also at a.rs:33)"
+        );
+    }
+
+    #[test]
+    fn qualified_methods_of_several_types_do_not_collide() {
+        let src = r#"
+impl AuthClientBuilder {
+    /// Sets the timeout.
+    pub fn timeout(self, timeout: Duration) -> Self { self }
+    /// Builds the client.
+    pub fn build(self) -> Result<AuthClient, ClientError> { todo!() }
+}
+impl AdminClientBuilder {
+    /// Sets the timeout.
+    pub fn timeout(self, timeout: Duration) -> Self { self }
+    /// Builds the client.
+    pub fn build(self) -> Result<AdminClient, ClientError> { todo!() }
+}
+impl AdminClient {
+    /// Audit log.
+    pub async fn audit(&self) -> Result<(), ClientError> { Ok(()) }
+}
+/// A layer.
+pub fn require_session(verifier: Verifier) -> RequireSessionLayer { todo!() }
+"#;
+        let mut all = Vec::new();
+        for selector in [
+            Selector::Methods("AuthClientBuilder"),
+            Selector::Methods("AdminClientBuilder"),
+            Selector::Methods("AdminClient"),
+            Selector::Functions,
+        ] {
+            all.extend(ops("src/client.rs", src, selector));
+        }
+        let doc = render(&target(Vec::new()), all).expect("qualified names are unique");
+        let sections: Vec<&str> = doc.lines().filter(|l| l.starts_with("### ")).collect();
+        assert_eq!(
+            sections,
+            [
+                "### AdminClient::audit",
+                "### AdminClientBuilder::build",
+                "### AdminClientBuilder::timeout",
+                "### AuthClientBuilder::build",
+                "### AuthClientBuilder::timeout",
+                "### require_session",
+            ]
+        );
+        assert!(
+            doc.contains(
+                "### AdminClientBuilder::build\n\n```rust\nfn build(self) -> Result<AdminClient, ClientError>\n```\n\nBuilds the client.\n\n*Source: src/client.rs:12*"
+            ),
+            "{doc}"
         );
     }
 

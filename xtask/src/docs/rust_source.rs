@@ -12,8 +12,16 @@ pub enum Selector {
     /// Every method of every `pub trait` (methods with `#[doc(hidden)]` are
     /// skipped).
     Traits,
-    /// Every `pub fn` in `impl TypeName { .. }` blocks (not trait impls).
+    /// Every `pub fn` in `impl TypeName { .. }` blocks (not trait impls),
+    /// named by the method alone (`connect`).
     InherentImpl(&'static str),
+    /// As [`Selector::InherentImpl`], but each operation is named, and
+    /// sorted, by the type and the method (`AuthClient::login`): for
+    /// targets where several types have methods of the same name.
+    Methods(&'static str),
+    /// Every `pub fn` item of the file's modules (free functions, not
+    /// methods), named by the function alone.
+    Functions,
 }
 
 /// Parses `src` (the contents of `path`, which is relative to the workspace
@@ -33,22 +41,27 @@ pub fn operations(path: &str, src: &str, selector: Selector) -> Result<Vec<Opera
     let mut problems = Vec::new();
     for (attrs, sig) in found {
         let location = format!("{path}:{}", sig.fn_token.span.start().line);
+        let name = match selector {
+            Selector::Methods(type_name) => format!("{type_name}::{}", sig.ident),
+            Selector::Traits | Selector::InherentImpl(_) | Selector::Functions => {
+                sig.ident.to_string()
+            }
+        };
         let text = doc_text(attrs);
         let doc = DocComment::parse(&text);
         if doc.description.trim().is_empty() {
             problems.push(if text.trim().is_empty() {
-                format!("{location}: `{}` has no doc comment", sig.ident)
+                format!("{location}: `{name}` has no doc comment")
             } else {
                 format!(
-                    "{location}: the doc comment of `{}` has no summary before its first `#` heading",
-                    sig.ident
+                    "{location}: the doc comment of `{name}` has no summary before its first `#` heading"
                 )
             });
             continue;
         }
         ops.push(Operation {
-            name: sig.ident.to_string(),
-            sort_key: (sig.ident.to_string(), 0),
+            sort_key: (name.clone(), 0),
+            name,
             signature_lang: "rust",
             signature: signature::render(sig),
             doc,
@@ -80,7 +93,7 @@ fn collect<'a>(
                     }
                 }
             }
-            (Item::Impl(imp), Selector::InherentImpl(name))
+            (Item::Impl(imp), Selector::InherentImpl(name) | Selector::Methods(name))
                 if imp.trait_.is_none() && is_type_named(&imp.self_ty, name) =>
             {
                 for ii in &imp.items {
@@ -91,6 +104,11 @@ fn collect<'a>(
                         out.push((&f.attrs, &f.sig));
                     }
                 }
+            }
+            (Item::Fn(f), Selector::Functions)
+                if matches!(f.vis, Visibility::Public(_)) && !is_hidden(&f.attrs) =>
+            {
+                out.push((&f.attrs, &f.sig));
             }
             (Item::Mod(m), _) if !is_cfg_test(&m.attrs) => {
                 if let Some((_, items)) = &m.content {
@@ -221,6 +239,101 @@ mod tests {
             names(src, Selector::InherentImpl("PgStore")),
             ["new", "migrate", "pool"]
         );
+    }
+
+    const SDK: &str = r#"
+        /// A.
+        pub struct AuthClient;
+        impl AuthClient {
+            /// New client.
+            pub fn new(base_url: &str) -> Result<Self, ClientError> { todo!() }
+            /// Builder.
+            pub fn builder(base_url: &str) -> AuthClientBuilder { todo!() }
+            fn private(&self) {}
+            /// Logs in.
+            pub async fn login(&self, email: &str, password: &str) -> Result<Login, ClientError> { todo!() }
+        }
+        impl AuthClientBuilder {
+            /// Timeout.
+            pub fn timeout(self, timeout: Duration) -> Self { self }
+            /// Build.
+            pub fn build(self) -> Result<AuthClient, ClientError> { todo!() }
+        }
+        impl fmt::Debug for AuthClient { fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { Ok(()) } }
+        /// A free function.
+        pub fn helper() {}
+    "#;
+
+    #[test]
+    fn methods_selector_names_and_sorts_by_type_and_method() {
+        let ops = operations("auth.rs", SDK, Selector::Methods("AuthClient"))
+            .expect("fixture is documented");
+        let named: Vec<(&str, &str)> = ops
+            .iter()
+            .map(|op| (op.name.as_str(), op.sort_key.0.as_str()))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("AuthClient::new", "AuthClient::new"),
+                ("AuthClient::builder", "AuthClient::builder"),
+                ("AuthClient::login", "AuthClient::login"),
+            ]
+        );
+        // The signature stays the method's own, without the type.
+        assert_eq!(
+            ops[2].signature,
+            "async fn login(&self, email: &str, password: &str) -> Result<Login, ClientError>"
+        );
+        assert_eq!(ops[2].location, "auth.rs:11");
+        assert_eq!(
+            names(SDK, Selector::Methods("AuthClientBuilder")),
+            ["AuthClientBuilder::timeout", "AuthClientBuilder::build"]
+        );
+        // The unqualified selector is unchanged.
+        assert_eq!(
+            names(SDK, Selector::InherentImpl("AuthClient")),
+            ["new", "builder", "login"]
+        );
+    }
+
+    #[test]
+    fn methods_selector_errors_name_the_qualified_method() {
+        let src = "impl Session {\n    /// Fine.\n    pub fn new() -> Self { todo!() }\n    pub fn clear(&self) {}\n}\n";
+        let err = operations("session.rs", src, Selector::Methods("Session"))
+            .expect_err("undocumented methods are rejected");
+        assert_eq!(err, "session.rs:4: `Session::clear` has no doc comment");
+    }
+
+    #[test]
+    fn functions_selector_takes_module_level_pub_fns() {
+        let src = r#"
+            /// Session.
+            pub fn require_session(verifier: Verifier) -> RequireSessionLayer { todo!() }
+            fn private() {}
+            pub(crate) fn crate_only() {}
+            #[doc(hidden)]
+            pub fn hidden() {}
+            impl Verifier {
+                /// Not a free function.
+                pub fn new(admin: AdminClient) -> Self { todo!() }
+            }
+            pub trait T {
+                /// Not a free function either.
+                fn t(&self);
+            }
+            pub mod inner {
+                /// MFA.
+                pub async fn require_mfa(verifier: Verifier, max_age: Duration) -> RequireSessionLayer { todo!() }
+            }
+            #[cfg(test)]
+            mod tests { pub fn t() {} }
+        "#;
+        assert_eq!(
+            names(src, Selector::Functions),
+            ["require_session", "require_mfa"]
+        );
+        assert_eq!(names(SDK, Selector::Functions), ["helper"]);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use super::{Files, Selector, Source, Target};
 
 /// Every document `cargo xtask docs` generates.
 pub fn targets() -> Vec<Target> {
-    vec![store(), http()]
+    vec![store(), http(), client()]
 }
 
 /// `docs/reference/store.md`: the store traits and `PgStore`.
@@ -60,5 +60,43 @@ fn http() -> Target {
             handlers: Files::Dir("crates/authn-server/src/routes"),
             common_schemas: &["ErrorBody"],
         }],
+    }
+}
+
+/// `docs/reference/client.md`: the Rust SDK's clients, session types and
+/// axum guard. Several types have methods of the same name (`new`,
+/// `builder`, `build`, `timeout`, `session`), so methods are named by type
+/// (`AuthClient::login`).
+fn client() -> Target {
+    /// Each SDK type whose public methods are documented, with its file.
+    const TYPES: [(&str, &str); 8] = [
+        ("crates/authn-client/src/admin.rs", "AdminClient"),
+        ("crates/authn-client/src/admin.rs", "AdminClientBuilder"),
+        ("crates/authn-client/src/auth.rs", "AuthClient"),
+        ("crates/authn-client/src/auth.rs", "AuthClientBuilder"),
+        ("crates/authn-client/src/mfa.rs", "MfaClient"),
+        ("crates/authn-client/src/session.rs", "Session"),
+        ("crates/authn-client/src/session.rs", "SessionToken"),
+        ("crates/authn-client/src/axum.rs", "Verifier"),
+    ];
+    let mut sources: Vec<Source> = TYPES
+        .into_iter()
+        .map(|(file, type_name)| Source::Rust {
+            files: Files::File(file),
+            selector: Selector::Methods(type_name),
+        })
+        .collect();
+    // `require_session` and `require_mfa`.
+    sources.push(Source::Rust {
+        files: Files::File("crates/authn-client/src/axum.rs"),
+        selector: Selector::Functions,
+    });
+    Target {
+        output: "docs/reference/client.md",
+        title: "authn Rust SDK (authn-client)",
+        intro: "The Rust SDK of the authn HTTP API: `AuthClient` (one shared session, \
+                cookie-free bearer), `MfaClient`, `AdminClient`, `compute_totp`, and the \
+                axum guard (feature `axum`). Generated from the doc comments.",
+        sources,
     }
 }
