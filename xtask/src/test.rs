@@ -9,12 +9,19 @@ use std::process::{Command, ExitCode, Stdio};
 /// Environment variable holding the PostgreSQL superuser URL the tests use.
 pub const DATABASE_URL_VAR: &str = "AUTHN_TEST_DATABASE_URL";
 
-/// Finds (or starts) a PostgreSQL, then runs the test runner (with `extra`
-/// arguments) and the doctests. Every step runs even when an earlier one
-/// failed, so one invocation reports all failures.
+/// Environment variable naming the Python (with the test peers installed)
+/// that the Rust tests use for their helper processes.
+pub const PYTHON_VAR: &str = "AUTHN_TEST_PYTHON";
+
+/// Finds (or starts) a PostgreSQL and prepares the Python test peers, then
+/// runs the test runner (with `extra` arguments), the doctests, and the
+/// published Python SDK's compatibility suite. Every step runs even when an
+/// earlier one failed, so one invocation reports all failures.
 pub fn run(root: &Path, extra: &[String]) -> Result<ExitCode, Box<dyn Error>> {
     let url = database_url(root)?;
     eprintln!("xtask: {DATABASE_URL_VAR}={}", redact_password(&url));
+    let python = python(root)?;
+    eprintln!("xtask: {PYTHON_VAR}={python}");
 
     // `cargo run` sets CARGO to the cargo that built xtask: use the same
     // toolchain for the tests.
@@ -26,24 +33,37 @@ pub fn run(root: &Path, extra: &[String]) -> Result<ExitCode, Box<dyn Error>> {
         .status()
         .is_ok_and(|s| s.success());
 
-    let mut runner = if has_nextest {
-        vec!["nextest", "run", "--workspace", "--no-fail-fast"]
+    let mut runner = vec![cargo.to_string_lossy().into_owned()];
+    if has_nextest {
+        runner.extend(["nextest", "run", "--workspace", "--no-fail-fast"].map(str::to_owned));
     } else {
-        vec!["test", "--workspace", "--no-fail-fast"]
-    };
-    runner.extend(extra.iter().map(String::as_str));
+        runner.extend(["test", "--workspace", "--no-fail-fast"].map(str::to_owned));
+    }
+    runner.extend(extra.iter().cloned());
+    let cargo = cargo.to_string_lossy().into_owned();
     // nextest does not run doctests; `cargo test` would have, but a separate
-    // step keeps both runners alike.
-    let steps = [runner, vec!["test", "--workspace", "--doc"]];
+    // step keeps both runners alike. The Python suite runs the server binary
+    // the first step built.
+    let steps: [Vec<String>; 3] = [
+        runner,
+        [cargo.as_str(), "test", "--workspace", "--doc"]
+            .map(str::to_owned)
+            .to_vec(),
+        ["bash", "tests/python/run.sh"].map(str::to_owned).to_vec(),
+    ];
 
     let mut failed = Vec::new();
     for args in &steps {
-        let shown = format!("cargo {}", args.join(" "));
+        let shown = args.join(" ");
+        let Some((program, rest)) = args.split_first() else {
+            continue;
+        };
         eprintln!("xtask: running `{shown}`");
-        let status = Command::new(&cargo)
-            .args(args)
+        let status = Command::new(program)
+            .args(rest)
             .current_dir(root)
             .env(DATABASE_URL_VAR, &url)
+            .env(PYTHON_VAR, &python)
             .status()
             .map_err(|e| format!("cannot run `{shown}`: {e}"))?;
         if !status.success() {
@@ -59,6 +79,29 @@ pub fn run(root: &Path, extra: &[String]) -> Result<ExitCode, Box<dyn Error>> {
         }
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// `AUTHN_TEST_PYTHON` when set, else the venv Python that
+/// `scripts/python-venv` prepares (pytest, the published SDK, aiosmtpd).
+fn python(root: &Path) -> Result<String, Box<dyn Error>> {
+    if let Some(p) = env::var(PYTHON_VAR).ok().filter(|p| !p.trim().is_empty()) {
+        return Ok(p);
+    }
+    let output = Command::new("bash")
+        .arg(root.join("scripts/python-venv"))
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run scripts/python-venv: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("scripts/python-venv failed ({})", output.status).into());
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| "scripts/python-venv printed no path".into())
 }
 
 /// `AUTHN_TEST_DATABASE_URL` when set, else what `scripts/ensure-postgres`
