@@ -746,7 +746,7 @@ impl AdminClient {
             .request(Method::POST, "auth/introspect", &[])?
             .json(&IntrospectBody {
                 token,
-                max_mfa_age: max_mfa_age.map(|d| d.as_secs()),
+                max_mfa_age: max_mfa_age.map(whole_seconds_up),
             });
         self.http.json(req).await
     }
@@ -908,5 +908,24 @@ mod tests {
         assert!(!format!("{admin:?}").contains("k3y"));
         let b = AdminClient::builder("http://127.0.0.1:9", "k3y-k3y");
         assert!(!format!("{b:?}").contains("k3y"));
+    }
+}
+
+/// The server takes whole seconds: round up, so a sub-second demand means
+/// "within 1 s", never "within 0 s" (which no session could meet).
+pub(crate) fn whole_seconds_up(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+#[cfg(test)]
+mod rounding_tests {
+    use super::*;
+
+    #[test]
+    fn demands_round_up_to_whole_seconds() {
+        assert_eq!(whole_seconds_up(Duration::from_millis(500)), 1);
+        assert_eq!(whole_seconds_up(Duration::from_secs(300)), 300);
+        assert_eq!(whole_seconds_up(Duration::from_millis(1500)), 2);
+        assert_eq!(whole_seconds_up(Duration::ZERO), 0);
     }
 }

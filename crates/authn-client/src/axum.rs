@@ -380,7 +380,7 @@ impl Verifier {
         let plain = self.introspect(token, None).await?;
         if plain.active {
             Err(Denial::StepUpRequired {
-                max_age: max.as_secs(),
+                max_age: crate::admin::whole_seconds_up(max),
             })
         } else {
             Err(Denial::Unauthorized)
