@@ -1,7 +1,6 @@
 //! Email verification, password reset and change, magic links.
 
 use crate::email::Email;
-use crate::error::StoreError;
 use crate::model::{ProfileUpdate, TokenType};
 use crate::secret::{PasswordHash, TokenHash};
 use crate::store::Store;
@@ -168,17 +167,7 @@ impl<S: Store + Clone + 'static> Authn<S> {
     ) -> AuthResult<()> {
         self.require_recent_auth(ctx).await?;
         let email = ctx.session.email.clone();
-        let permit = match self
-            .store
-            .begin_login_attempt(email.as_str(), client.ip_address)
-            .await
-        {
-            Ok(p) => p,
-            Err(StoreError::Locked { retry_after }) => {
-                return Err(AuthError::AccountLocked { retry_after });
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let permit = self.reserve_password_attempt(&email, client).await?;
         match self.check_password(&email, current).await {
             Ok(Some(user_id)) if user_id == ctx.user_id() => {
                 self.store.finish_login_attempt(&permit, true).await?;

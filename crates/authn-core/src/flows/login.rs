@@ -107,17 +107,7 @@ impl<S: Store + Clone + 'static> Authn<S> {
             self.hasher.verify_dummy(password).await?;
             return Err(AuthError::InvalidCredentials);
         };
-        let permit = match self
-            .store
-            .begin_login_attempt(email.as_str(), client.ip_address)
-            .await
-        {
-            Ok(p) => p,
-            Err(StoreError::Locked { retry_after }) => {
-                return Err(AuthError::AccountLocked { retry_after });
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let permit = self.reserve_password_attempt(&email, client).await?;
         let checked = self.check_password(&email, password).await;
         let user_id = match checked {
             Ok(Some(user_id)) => {
@@ -161,6 +151,26 @@ impl<S: Store + Clone + 'static> Authn<S> {
             user: self.profile(user_id).await?,
             session,
         })
+    }
+
+    /// Reserves a password attempt for `email` before any check (the atomic
+    /// lockout gate shared by login and password change).
+    pub(crate) async fn reserve_password_attempt(
+        &self,
+        email: &Email,
+        client: &ClientInfo,
+    ) -> AuthResult<crate::model::AttemptPermit> {
+        match self
+            .store
+            .begin_login_attempt(email.as_str(), client.ip_address)
+            .await
+        {
+            Ok(p) => Ok(p),
+            Err(StoreError::Locked { retry_after }) => {
+                Err(AuthError::AccountLocked { retry_after })
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Checks a password: `Some(user)` when right, `None` when wrong,
