@@ -179,9 +179,8 @@ impl FromRequestParts<AppState> for FullSession {
 
 /// `Set-Cookie` for a session token.
 pub fn session_cookie(state: &AppState, token: &str) -> HeaderValue {
-    let max_age = authn_core::StorePolicy::default()
-        .session_lifetime
-        .as_secs();
+    // the lifetime the store gives sessions, so cookie and session expire together
+    let max_age = state.auth.store().policy().session_lifetime.as_secs();
     cookie(state, token, max_age)
 }
 

@@ -154,12 +154,9 @@ impl<S: Store + Clone + 'static> Authn<S> {
 
     /// A TOTP code of a confirmed method, accepted only for a step never
     /// accepted before (atomically, so concurrent submissions of one code
-    /// get one success).
-    async fn accept_totp(&self, user_id: UserId, code: &str) -> AuthResult<bool> {
-        let Some(cred) = self.totp_method(user_id, true).await? else {
-            return Ok(false);
-        };
-        match self.match_totp(&cred, code)? {
+    /// get one success; a method removed meanwhile accepts nothing).
+    async fn accept_totp(&self, cred: &MfaCredential, code: &str) -> AuthResult<bool> {
+        match self.match_totp(cred, code)? {
             Some(step) => Ok(self.store.accept_totp_step(cred.method.id, step).await?),
             None => Ok(false),
         }
@@ -334,11 +331,11 @@ impl<S: Store + Clone + 'static> Authn<S> {
         code: &str,
         client: &ClientInfo,
     ) -> AuthResult<(UserProfile, IssuedSession)> {
-        let user_id = ctx.user_id();
-        if self.totp_method(user_id, true).await?.is_none() {
-            return Err(AuthError::MfaNotEnabled);
-        }
-        self.checked(ctx, client, async || self.accept_totp(user_id, code).await)
+        let cred = self
+            .totp_method(ctx.user_id(), true)
+            .await?
+            .ok_or(AuthError::MfaNotEnabled)?;
+        self.checked(ctx, client, async || self.accept_totp(&cred, code).await)
             .await?;
         self.upgrade_session(ctx, AMR_OTP).await
     }
@@ -380,13 +377,14 @@ impl<S: Store + Clone + 'static> Authn<S> {
     ) -> AuthResult<()> {
         ctx.require_full()?;
         let user_id = ctx.user_id();
-        if self.totp_method(user_id, true).await?.is_none() {
-            return Err(AuthError::MfaNotEnabled);
-        }
+        let cred = self
+            .totp_method(user_id, true)
+            .await?
+            .ok_or(AuthError::MfaNotEnabled)?;
         match code.map(str::trim).filter(|c| !c.is_empty()) {
             Some(code) => {
                 self.checked(ctx, client, async || {
-                    Ok(self.accept_totp(user_id, code).await?
+                    Ok(self.accept_totp(&cred, code).await?
                         || self.spend_recovery_code(user_id, code).await?)
                 })
                 .await?;

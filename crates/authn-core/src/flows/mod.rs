@@ -26,9 +26,10 @@ pub use mfa::{Enrollment, MfaStatus};
 
 use crate::crypto::SecretBox;
 use crate::ids::{SessionId, UserId};
-use crate::model::{User, ValidSession};
+use crate::model::{TokenType, User, ValidSession};
 use crate::password::PasswordHasher;
 use crate::password_policy::PasswordPolicy;
+use crate::policy::StorePolicy;
 use crate::secret::TokenHash;
 use crate::store::Store;
 use crate::totp::TotpConfig;
@@ -101,6 +102,7 @@ impl LinkConfig {
 
 impl Default for AuthConfig {
     fn default() -> Self {
+        let tokens = StorePolicy::default();
         Self {
             totp_issuer: "authn".to_owned(),
             totp: TotpConfig::default(),
@@ -109,9 +111,10 @@ impl Default for AuthConfig {
             recovery_code_count: 10,
             password_policy: PasswordPolicy::default(),
             links: LinkConfig::under("http://127.0.0.1:8080"),
-            email_verify_lifetime: Duration::from_secs(24 * 3600),
-            password_reset_lifetime: Duration::from_secs(3600),
-            magic_link_lifetime: Duration::from_secs(15 * 60),
+            // the store's documented token defaults, stated once
+            email_verify_lifetime: tokens.token_lifetime(TokenType::EmailVerify),
+            password_reset_lifetime: tokens.token_lifetime(TokenType::PasswordReset),
+            magic_link_lifetime: tokens.token_lifetime(TokenType::MagicLink),
         }
     }
 }
