@@ -1,5 +1,7 @@
 """Fixtures: the real `authn` server binary on loopback, a fresh database
-and namespace, the admin key, fresh users and the dev mail outbox.
+and namespace, the admin key, fresh users and the dev mail outbox. Every
+test runs twice: on PostgreSQL and on the embedded SQLite default (no
+database URL at all).
 
 Environment:
 - AUTHN_BIN: the server binary (default <repo>/target/debug/authn).
@@ -89,8 +91,8 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def server() -> Server:
+@pytest.fixture(scope="session", params=["postgres", "sqlite"])
+def server(request: pytest.FixtureRequest) -> Server:
     binary = Path(os.environ.get("AUTHN_BIN") or REPO / "target" / "debug" / "authn")
     if not (binary.is_file() and os.access(binary, os.X_OK)):
         pytest.fail(
@@ -102,7 +104,8 @@ def server() -> Server:
     created_db: Optional[str] = None
     db_root = ""
     db_url = os.environ.get("AUTHN_E2E_DATABASE_URL")
-    if not db_url:
+    embedded = request.param == "sqlite"
+    if not db_url and not embedded:
         db_root = _server_root_url()
         created_db = f"authn_pytest_{secrets.token_hex(6)}"
         db_url = f"{db_root}/{created_db}"
@@ -113,8 +116,10 @@ def server() -> Server:
     data_dir = Path(tempfile.mkdtemp(prefix="authn-pytest-"))
     log_path = data_dir / "server.log"
     env = dict(os.environ)
+    env.pop("AUTHN_DATABASE_URL", None)
+    if not embedded:
+        env["AUTHN_DATABASE_URL"] = db_url
     env.update(
-        AUTHN_DATABASE_URL=db_url,
         AUTHN_NAMESPACE=f"pytest-{secrets.token_hex(6)}",
         AUTHN_LISTEN=f"127.0.0.1:{port}",
         AUTHN_PUBLIC_URL=base_url,

@@ -1,7 +1,9 @@
 //! Harness of the end-to-end tests: real `authn serve` processes (the
-//! binary of `authn-server`) on the test PostgreSQL, each deployment in a
-//! namespace of its own, driven through the `authn-client` SDK.
+//! binary of `authn-server`) on the test PostgreSQL or on the embedded
+//! SQLite default, each deployment in a namespace of its own, driven through the `authn-client` SDK.
 //!
+//! - [`on_both_stores!`]: one test written once, run on PostgreSQL and on
+//!   the embedded SQLite default.
 //! - [`Deployment`]: one namespace, one data directory (so one server key)
 //!   and one configuration; [`Deployment::start_node`] starts a process of
 //!   it, as many as a test wants (two nodes of one deployment share the
@@ -223,27 +225,54 @@ pub fn database_url() -> String {
     url.to_string()
 }
 
+/// The store a deployment runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    /// The test PostgreSQL (`AUTHN_DATABASE_URL` set to the app role's URL).
+    Postgres,
+    /// The zero-setup default: no database URL at all, so the server
+    /// creates and migrates `authn.db` in its data directory.
+    EmbeddedSqlite,
+}
+
 /// One deployment of the server: a namespace, a data directory (the
 /// server key is generated there by the first node and read by the
-/// others), a bootstrap admin key, and extra `AUTHN_*` settings.
+/// others, and so is the embedded database), a bootstrap admin key, and
+/// extra `AUTHN_*` settings.
 pub struct Deployment {
     namespace: String,
     data_dir: Arc<tempfile::TempDir>,
-    database_url: String,
+    database_url: Option<String>,
     env: Vec<(String, String)>,
 }
 
 impl Deployment {
-    /// A fresh deployment on the migrated test database: dev mode (the
+    /// A fresh deployment on the migrated test PostgreSQL: dev mode (the
     /// mail outbox), [`ADMIN_KEY`], rate limits out of the way.
     pub async fn new() -> Self {
-        authn_testkit::ensure_database().await;
+        Self::on(Store::Postgres).await
+    }
+
+    /// A fresh deployment on `store`, otherwise as [`Deployment::new`].
+    pub async fn on(store: Store) -> Self {
+        let database_url = match store {
+            Store::Postgres => {
+                authn_testkit::ensure_database().await;
+                Some(database_url())
+            }
+            Store::EmbeddedSqlite => None,
+        };
         Self {
             namespace: authn_testkit::unique_namespace(),
             data_dir: Arc::new(tempfile::tempdir().expect("temp dir")),
-            database_url: database_url(),
+            database_url,
             env: Vec::new(),
         }
+    }
+
+    /// The data directory of every node of this deployment.
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
     }
 
     /// Adds (or overrides) an `AUTHN_*` setting of every node started
@@ -294,8 +323,10 @@ impl Deployment {
                 cmd.env_remove(key);
             }
         }
-        cmd.env("AUTHN_DATABASE_URL", &self.database_url)
-            .env("AUTHN_NAMESPACE", &self.namespace)
+        if let Some(url) = &self.database_url {
+            cmd.env("AUTHN_DATABASE_URL", url);
+        }
+        cmd.env("AUTHN_NAMESPACE", &self.namespace)
             .env("AUTHN_LISTEN", format!("127.0.0.1:{port}"))
             .env("AUTHN_PUBLIC_URL", &base)
             .env("AUTHN_DATA_DIR", self.data_dir.path())
@@ -580,4 +611,33 @@ pub fn refused<T: std::fmt::Debug>(result: Result<T, ClientError>, slug: &str) -
         Err(e) => panic!("expected `{slug}`, got the error {e:?}"),
         Ok(v) => panic!("expected `{slug}`, got success: {v:?}"),
     }
+}
+
+/// Writes each test once and runs it on both stores: every
+/// `async fn name(store: Store) { ... }` becomes a module `name` with the
+/// tests `postgres` and `sqlite` (so `cargo nextest run sqlite` picks one
+/// store).
+#[macro_export]
+macro_rules! on_both_stores {
+    ($( $(#[$meta:meta])* async fn $name:ident($store:ident: Store) $body:block )*) => {
+        $(
+            $(#[$meta])*
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+
+                async fn run($store: $crate::Store) $body
+
+                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    run($crate::Store::Postgres).await;
+                }
+
+                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    run($crate::Store::EmbeddedSqlite).await;
+                }
+            }
+        )*
+    };
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use authn_client::axum::{Caller, Verifier, require_mfa, require_session};
 use authn_client::{AuthClient, Login, SessionToken, UserPatch};
-use authn_e2e::{Deployment, Node, PASSWORD, email, enable_mfa, http};
+use authn_e2e::{Deployment, Node, PASSWORD, email, enable_mfa, http, on_both_stores};
 use axum::Json;
 use axum::Router;
 use axum::routing::{get, post};
@@ -90,188 +90,187 @@ fn token(auth: &AuthClient) -> SessionToken {
     auth.session().token().unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_guard_admits_sessions_and_demands_a_recent_second_factor() {
-    let node = Deployment::new().await.start_node().await;
-    let svc = service(&node).await;
+on_both_stores! {
+    async fn the_guard_admits_sessions_and_demands_a_recent_second_factor(store: Store) {
+        let node = Deployment::on(store).await.start_node().await;
+        let svc = service(&node).await;
 
-    // no token, a made-up token
-    let got = whoami_as(&svc, None).await;
-    assert_denied(&got, StatusCode::UNAUTHORIZED, "unauthorized");
-    let r = http().get(format!("{svc}/whoami")).send().await.unwrap();
-    assert_eq!(r.headers()["www-authenticate"], "Bearer");
-    let junk = SessionToken::new("not-a-session-token");
-    assert_denied(
-        &whoami_as(&svc, Some(&junk)).await,
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-    );
+        // no token, a made-up token
+        let got = whoami_as(&svc, None).await;
+        assert_denied(&got, StatusCode::UNAUTHORIZED, "unauthorized");
+        let r = http().get(format!("{svc}/whoami")).send().await.unwrap();
+        assert_eq!(r.headers()["www-authenticate"], "Bearer");
+        let junk = SessionToken::new("not-a-session-token");
+        assert_denied(
+            &whoami_as(&svc, Some(&junk)).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        );
 
-    // a signed-in user (password only): the Caller is theirs
-    let mia = email("mia");
-    let auth = node.client();
-    let user = auth.signup(&mia, PASSWORD, None).await.unwrap();
-    let session = auth.current_session().await.unwrap();
-    let (status, caller) = whoami_as(&svc, Some(&token(&auth))).await;
-    assert_eq!(status, StatusCode::OK, "{caller}");
-    assert_eq!(caller["user_id"], user.id.to_string());
-    assert_eq!(caller["session_id"], session.id.to_string());
-    assert_eq!(caller["email"], mia.as_str());
-    assert_eq!(caller["amr"], json!(["pwd"]));
-    assert!(caller["auth_time"].is_string() && caller["expires_at"].is_string());
-    assert!(caller["mfa_at"].is_null());
+        // a signed-in user (password only): the Caller is theirs
+        let mia = email("mia");
+        let auth = node.client();
+        let user = auth.signup(&mia, PASSWORD, None).await.unwrap();
+        let session = auth.current_session().await.unwrap();
+        let (status, caller) = whoami_as(&svc, Some(&token(&auth))).await;
+        assert_eq!(status, StatusCode::OK, "{caller}");
+        assert_eq!(caller["user_id"], user.id.to_string());
+        assert_eq!(caller["session_id"], session.id.to_string());
+        assert_eq!(caller["email"], mia.as_str());
+        assert_eq!(caller["amr"], json!(["pwd"]));
+        assert!(caller["auth_time"].is_string() && caller["expires_at"].is_string());
+        assert!(caller["mfa_at"].is_null());
 
-    // the same session from a browser: the cookie works for reads, and a
-    // cross-site state change with it is refused
-    let cookie = format!("authn_session={}", token(&auth).expose_secret());
-    let r = http()
-        .get(format!("{svc}/whoami"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let r = http()
-        .post(format!("{svc}/transfer"))
-        .header("cookie", &cookie)
-        .header("origin", "https://evil.example")
-        .send()
-        .await
-        .unwrap();
-    let got = (r.status(), r.json().await.unwrap_or(Value::Null));
-    assert_denied(&got, StatusCode::FORBIDDEN, "forbidden_origin");
+        // the same session from a browser: the cookie works for reads, and a
+        // cross-site state change with it is refused
+        let cookie = format!("authn_session={}", token(&auth).expose_secret());
+        let r = http()
+            .get(format!("{svc}/whoami"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = http()
+            .post(format!("{svc}/transfer"))
+            .header("cookie", &cookie)
+            .header("origin", "https://evil.example")
+            .send()
+            .await
+            .unwrap();
+        let got = (r.status(), r.json().await.unwrap_or(Value::Null));
+        assert_denied(&got, StatusCode::FORBIDDEN, "forbidden_origin");
 
-    // /transfer wants a second factor within a minute: step up
-    let got = transfer_as(&svc, Some(&token(&auth))).await;
-    assert_denied(&got, StatusCode::FORBIDDEN, "step_up_required");
-    assert_eq!(got.1["max_age"], MFA_AGE.as_secs());
+        // /transfer wants a second factor within a minute: step up
+        let got = transfer_as(&svc, Some(&token(&auth))).await;
+        assert_denied(&got, StatusCode::FORBIDDEN, "step_up_required");
+        assert_eq!(got.1["max_age"], MFA_AGE.as_secs());
 
-    // enrolling confirms a second factor on this session
-    let (mut totp, _codes) = enable_mfa(&auth).await;
-    let (status, body) = transfer_as(&svc, Some(&token(&auth))).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["by"], user.id.to_string());
+        // enrolling confirms a second factor on this session
+        let (mut totp, _codes) = enable_mfa(&auth).await;
+        let (status, body) = transfer_as(&svc, Some(&token(&auth))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["by"], user.id.to_string());
 
-    // next login: the partial session passes no guard
-    auth.logout().await.unwrap();
-    let Login::MfaRequired { .. } = auth.login(&mia, PASSWORD).await.unwrap() else {
-        panic!("MFA owed");
-    };
-    let partial = token(&auth);
-    assert_denied(
-        &whoami_as(&svc, Some(&partial)).await,
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-    );
-    assert_denied(
-        &transfer_as(&svc, Some(&partial)).await,
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-    );
+        // next login: the partial session passes no guard
+        auth.logout().await.unwrap();
+        let Login::MfaRequired { .. } = auth.login(&mia, PASSWORD).await.unwrap() else {
+            panic!("MFA owed");
+        };
+        let partial = token(&auth);
+        assert_denied(
+            &whoami_as(&svc, Some(&partial)).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        );
+        assert_denied(
+            &transfer_as(&svc, Some(&partial)).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        );
 
-    // right after the challenge: both routes, with the second factor shown
-    auth.mfa().challenge(&totp.next_code().await).await.unwrap();
-    let (status, body) = transfer_as(&svc, Some(&token(&auth))).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, caller) = whoami_as(&svc, Some(&token(&auth))).await;
-    assert_eq!(status, StatusCode::OK, "{caller}");
-    assert!(caller["mfa_at"].is_string(), "{caller}");
-    assert_eq!(caller["acr"], "aal2");
-    let amr = caller["amr"].as_array().unwrap();
-    assert!(
-        amr.contains(&json!("otp")) && amr.contains(&json!("mfa")),
-        "{caller}"
-    );
-}
+        // right after the challenge: both routes, with the second factor shown
+        auth.mfa().challenge(&totp.next_code().await).await.unwrap();
+        let (status, body) = transfer_as(&svc, Some(&token(&auth))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, caller) = whoami_as(&svc, Some(&token(&auth))).await;
+        assert_eq!(status, StatusCode::OK, "{caller}");
+        assert!(caller["mfa_at"].is_string(), "{caller}");
+        assert_eq!(caller["acr"], "aal2");
+        let amr = caller["amr"].as_array().unwrap();
+        assert!(
+            amr.contains(&json!("otp")) && amr.contains(&json!("mfa")),
+            "{caller}"
+        );
+    }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn revocations_on_the_auth_server_reach_the_guard_at_once() {
-    let node = Deployment::new().await.start_node().await;
-    let svc = service(&node).await;
-    let admin = node.admin();
-    let noah = email("noah");
-    let auth = node.client();
-    let user = auth.signup(&noah, PASSWORD, None).await.unwrap();
+    async fn revocations_on_the_auth_server_reach_the_guard_at_once(store: Store) {
+        let node = Deployment::on(store).await.start_node().await;
+        let svc = service(&node).await;
+        let admin = node.admin();
+        let noah = email("noah");
+        let auth = node.client();
+        let user = auth.signup(&noah, PASSWORD, None).await.unwrap();
 
-    // logout
-    let t = token(&auth);
-    assert_eq!(whoami_as(&svc, Some(&t)).await.0, StatusCode::OK);
-    auth.logout().await.unwrap();
-    assert_denied(
-        &whoami_as(&svc, Some(&t)).await,
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-    );
+        // logout
+        let t = token(&auth);
+        assert_eq!(whoami_as(&svc, Some(&t)).await.0, StatusCode::OK);
+        auth.logout().await.unwrap();
+        assert_denied(
+            &whoami_as(&svc, Some(&t)).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        );
 
-    // revoked from another device
-    let Login::Authenticated(_) = auth.login(&noah, PASSWORD).await.unwrap() else {
-        panic!("no MFA");
-    };
-    let t = token(&auth);
-    assert_eq!(whoami_as(&svc, Some(&t)).await.0, StatusCode::OK);
-    let other = node.client();
-    let Login::Authenticated(_) = other.login(&noah, PASSWORD).await.unwrap() else {
-        panic!("no MFA");
-    };
-    let id = auth.current_session().await.unwrap().id;
-    other.revoke_session(id).await.unwrap();
-    assert_denied(
-        &whoami_as(&svc, Some(&t)).await,
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-    );
+        // revoked from another device
+        let Login::Authenticated(_) = auth.login(&noah, PASSWORD).await.unwrap() else {
+            panic!("no MFA");
+        };
+        let t = token(&auth);
+        assert_eq!(whoami_as(&svc, Some(&t)).await.0, StatusCode::OK);
+        let other = node.client();
+        let Login::Authenticated(_) = other.login(&noah, PASSWORD).await.unwrap() else {
+            panic!("no MFA");
+        };
+        let id = auth.current_session().await.unwrap().id;
+        other.revoke_session(id).await.unwrap();
+        assert_denied(
+            &whoami_as(&svc, Some(&t)).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        );
 
-    // admin: every session of the user
-    let t = token(&other);
-    assert_eq!(whoami_as(&svc, Some(&t)).await.0, StatusCode::OK);
-    admin.revoke_user_sessions(user.id).await.unwrap();
-    assert_denied(
-        &whoami_as(&svc, Some(&t)).await,
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-    );
+        // admin: every session of the user
+        let t = token(&other);
+        assert_eq!(whoami_as(&svc, Some(&t)).await.0, StatusCode::OK);
+        admin.revoke_user_sessions(user.id).await.unwrap();
+        assert_denied(
+            &whoami_as(&svc, Some(&t)).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        );
 
-    // admin: the account disabled
-    let Login::Authenticated(_) = auth.login(&noah, PASSWORD).await.unwrap() else {
-        panic!("no MFA");
-    };
-    let t = token(&auth);
-    assert_eq!(whoami_as(&svc, Some(&t)).await.0, StatusCode::OK);
-    admin
-        .update_user(
-            user.id,
-            UserPatch {
-                disabled: Some(true),
-                ..UserPatch::default()
-            },
-        )
-        .await
-        .unwrap();
-    assert_denied(
-        &whoami_as(&svc, Some(&t)).await,
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-    );
-}
+        // admin: the account disabled
+        let Login::Authenticated(_) = auth.login(&noah, PASSWORD).await.unwrap() else {
+            panic!("no MFA");
+        };
+        let t = token(&auth);
+        assert_eq!(whoami_as(&svc, Some(&t)).await.0, StatusCode::OK);
+        admin
+            .update_user(
+                user.id,
+                UserPatch {
+                    disabled: Some(true),
+                    ..UserPatch::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_denied(
+            &whoami_as(&svc, Some(&t)).await,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        );
+    }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_guard_fails_closed_when_the_auth_server_is_down() {
-    let mut node = Deployment::new().await.start_node().await;
-    let svc = service(&node).await;
-    let auth = node.client();
-    auth.signup(&email("olga"), PASSWORD, None).await.unwrap();
-    let t = token(&auth);
-    assert_eq!(whoami_as(&svc, Some(&t)).await.0, StatusCode::OK);
+    async fn the_guard_fails_closed_when_the_auth_server_is_down(store: Store) {
+        let mut node = Deployment::on(store).await.start_node().await;
+        let svc = service(&node).await;
+        let auth = node.client();
+        auth.signup(&email("olga"), PASSWORD, None).await.unwrap();
+        let t = token(&auth);
+        assert_eq!(whoami_as(&svc, Some(&t)).await.0, StatusCode::OK);
 
-    node.stop();
-    let r = http()
-        .get(format!("{svc}/whoami"))
-        .bearer_auth(t.expose_secret())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(r.headers().contains_key("retry-after"));
-    let body: Value = r.json().await.unwrap();
-    assert_eq!(body["error"], "service_unavailable", "{body}");
+        node.stop();
+        let r = http()
+            .get(format!("{svc}/whoami"))
+            .bearer_auth(t.expose_secret())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(r.headers().contains_key("retry-after"));
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "service_unavailable", "{body}");
+    }
 }

@@ -9,18 +9,16 @@ use authn_core::crypto::{CryptoError, KeyId, SecretBox, SecretKey};
 use authn_core::flows::LinkConfig;
 use authn_core::password::{Argon2Params, PasswordError, PasswordHasher};
 use authn_core::store::MaintenanceStore;
+use authn_core::store::StoreHandle;
 use authn_core::{Actor, AuthConfig, Authn, StoreError, TokenHash, ValidationError};
-use authn_store_pg::PgStore;
+use authn_store::{AnyStore, Backend, SqliteStore};
 use tokio::net::TcpListener;
 
-use crate::config::{ConfigError, ServerConfig};
+use crate::config::{ConfigError, DatabaseLocation, ServerConfig};
 use crate::keys::{self, KeyError};
 use crate::mail::{MailError, Mailer};
 use crate::metrics::Metrics;
 use crate::state::AppState;
-
-/// Where the server looks for PostgreSQL when no URL is configured.
-pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/authn";
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -54,27 +52,48 @@ pub enum AppError {
     RateLimit,
 }
 
-/// Connects to the configured database (creating it when missing and
-/// allowed), optionally migrates, and returns a handle on the configured
-/// namespace.
+/// Connects to the configured database (creating a missing PostgreSQL
+/// database when `migrate` is set), migrates when asked, and returns a
+/// handle on the configured namespace.
+///
+/// The embedded SQLite default (no URL) is always created and migrated:
+/// it belongs to this server alone, so there is no one else to do it.
 ///
 /// # Errors
 /// The database cannot be reached, created or migrated.
-pub async fn open_store(config: &ServerConfig, migrate: bool) -> Result<PgStore, AppError> {
-    let url = config
-        .database_url
-        .as_deref()
-        .unwrap_or(DEFAULT_DATABASE_URL);
-    if migrate && PgStore::create_database_if_missing(url).await? {
-        tracing::info!("created the database");
-    }
+pub async fn open_store(config: &ServerConfig, migrate: bool) -> Result<AnyStore, AppError> {
     // A short acquire timeout: while the database is away, requests fail
     // fast with 503 instead of piling up.
-    let store = PgStore::connect_with(url, 16, Duration::from_secs(3)).await?;
+    let (pool, acquire) = (16, Duration::from_secs(3));
+    let (store, migrate) = match config.database() {
+        DatabaseLocation::EmbeddedFile(path) => {
+            std::fs::create_dir_all(&config.data_dir)?;
+            let store = SqliteStore::open(&path).await?;
+            (AnyStore::from(store), true)
+        }
+        DatabaseLocation::Url(url) => {
+            if migrate && AnyStore::create_database_if_missing(&url).await? {
+                tracing::info!("created the database");
+            }
+            let store = AnyStore::connect_with(&url, pool, acquire).await?;
+            // A SQLite file named by URL is as private as the default one.
+            let migrate = migrate || store.backend() == Backend::Sqlite;
+            (store, migrate)
+        }
+    };
     if migrate {
         store.migrate().await?;
     }
     Ok(store.namespace(&config.namespace)?)
+}
+
+/// The database location for logs: the URL without its password, or the
+/// embedded file's path.
+pub fn describe_database(config: &ServerConfig) -> String {
+    match config.database() {
+        DatabaseLocation::EmbeddedFile(path) => format!("sqlite file {}", path.display()),
+        DatabaseLocation::Url(url) => crate::config::redact_url(&url),
+    }
 }
 
 /// The key that seals TOTP secrets: `AUTHN_SERVER_KEY`, or the key file in
@@ -135,7 +154,7 @@ pub async fn build_state(config: ServerConfig) -> Result<AppState, AppError> {
 /// Configuration, hasher or mailer trouble.
 pub fn state_from_parts(
     config: ServerConfig,
-    store: PgStore,
+    store: AnyStore,
     secrets: SecretBox,
 ) -> Result<AppState, AppError> {
     config.validate()?;
@@ -215,8 +234,12 @@ pub async fn serve(config: ServerConfig) -> Result<(), AppError> {
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     tracing::info!(
-        "authn listening on http://{addr} (namespace {}); create an admin key with: authn admin-key create --name <name>",
-        state.config.namespace
+        "authn listening on http://{addr} (namespace {}, database: {})",
+        state.config.namespace,
+        describe_database(&state.config)
+    );
+    tracing::info!(
+        "create the first admin key with: authn admin-key create --name <name> (or `cargo run -- admin-key create --name <name>`), with the same data directory and database settings"
     );
     if state.config.dev_mode {
         tracing::warn!(

@@ -6,9 +6,10 @@ use std::io::BufRead;
 
 use authn_core::flows::{AdminUserPatch, NewAdminUser};
 use authn_core::password::{Argon2Params, PasswordHasher};
+use authn_core::store::StoreHandle;
 use authn_core::store::{AdminKeyStore, MaintenanceStore, UserStore};
 use authn_core::{Actor, AdminKeyId, Authn, TokenHash, UserId};
-use authn_store_pg::PgStore;
+use authn_store::AnyStore;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
@@ -147,13 +148,13 @@ fn print(v: &serde_json::Value) {
 }
 
 /// A store on the configured database and namespace, acting as `cli`.
-async fn cli_store(config: &ServerConfig) -> Result<PgStore, AppError> {
+async fn cli_store(config: &ServerConfig) -> Result<AnyStore, AppError> {
     let store = app::open_store(config, false).await?;
     Ok(store.with_actor(Actor::new("cli").unwrap_or_default()))
 }
 
 /// The flows for commands that hash passwords or reset MFA.
-async fn cli_auth(config: &ServerConfig) -> Result<Authn<PgStore>, AppError> {
+async fn cli_auth(config: &ServerConfig) -> Result<Authn<AnyStore>, AppError> {
     let store = cli_store(config).await?;
     let hasher = PasswordHasher::new(Argon2Params::default(), 1, 1)?;
     Ok(Authn::new(
@@ -165,7 +166,7 @@ async fn cli_auth(config: &ServerConfig) -> Result<Authn<PgStore>, AppError> {
 }
 
 /// A user given by id or email.
-async fn find_user(store: &PgStore, user: &str) -> Result<UserId, CliError> {
+async fn find_user(store: &AnyStore, user: &str) -> Result<UserId, CliError> {
     if let Ok(id) = UserId::parse(user) {
         return Ok(id);
     }

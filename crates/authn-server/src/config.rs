@@ -26,6 +26,19 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 /// full power; a short one could be guessed.
 pub const MIN_ADMIN_KEY_LEN: usize = 16;
 
+/// The SQLite file the server uses, in its data directory, when no
+/// database URL is configured.
+pub const EMBEDDED_DATABASE_FILE: &str = "authn.db";
+
+/// Where the server's database is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseLocation {
+    /// A configured URL (`postgres://` or `sqlite://`).
+    Url(String),
+    /// The default: a SQLite file in the data directory.
+    EmbeddedFile(PathBuf),
+}
+
 /// Configuration of `authn serve`. See each field for its flag, variable
 /// and default.
 #[derive(Clone, clap::Args)]
@@ -34,12 +47,15 @@ pub struct ServerConfig {
     #[arg(long, env = "AUTHN_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
-    /// PostgreSQL URL, e.g. `postgres://authn:pw@127.0.0.1/authn`. Unset:
-    /// `postgres://postgres@127.0.0.1:5432/authn`, created when missing.
+    /// Database URL: `postgres://authn:pw@127.0.0.1/authn` (PostgreSQL, any
+    /// number of nodes) or `sqlite://path/authn.db` (embedded, one node).
+    /// Unset: the SQLite file `authn.db` in the data directory, created
+    /// and migrated on first start.
     #[arg(long, env = "AUTHN_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
-    /// Directory for server state (the server key file).
+    /// Directory for server state: the server key file, and the SQLite
+    /// database when no database URL is set.
     #[arg(long, env = "AUTHN_DATA_DIR", default_value = "./.data")]
     pub data_dir: PathBuf,
 
@@ -320,6 +336,9 @@ impl ServerConfig {
             })?;
         }
         if let Some(url) = &self.database_url {
+            authn_store::Backend::of_url(url).map_err(|_| {
+                ConfigError::DatabaseUrl("must be a postgres:// or sqlite:// URL".into())
+            })?;
             Url::parse(url).map_err(|e| ConfigError::DatabaseUrl(e.to_string()))?;
         }
         if let Some(key) = &self.server_key {
@@ -333,6 +352,15 @@ impl ServerConfig {
             return Err(ConfigError::AdminKeyTooShort(i + 1));
         }
         Ok(())
+    }
+
+    /// Where the database is: the configured URL, or the embedded SQLite
+    /// file in the data directory.
+    pub fn database(&self) -> DatabaseLocation {
+        match &self.database_url {
+            Some(url) => DatabaseLocation::Url(url.clone()),
+            None => DatabaseLocation::EmbeddedFile(self.data_dir.join(EMBEDDED_DATABASE_FILE)),
+        }
     }
 
     fn validate_public_url(&self) -> Result<(), ConfigError> {
@@ -476,7 +504,7 @@ fn is_cookie_token(name: &str) -> bool {
 }
 
 /// Masks the password (and password-like query values) of a URL for logs.
-fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     let Ok(mut parsed) = Url::parse(url) else {
         return "<unparsable URL, redacted>".to_owned();
     };

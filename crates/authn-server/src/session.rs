@@ -2,8 +2,9 @@
 //! or cookie, full or partial), and admin keys. The Origin check for
 //! cookie-authenticated state changes lives here, where the transport is known.
 
+use authn_core::store::{AdminKeyStore, StoreHandle};
 use authn_core::{Actor, AuthContext, Authn, ClientInfo, TokenHash};
-use authn_store_pg::{AdminKeyStore, PgStore};
+use authn_store::AnyStore;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -36,7 +37,7 @@ impl RequestMeta {
     }
 
     /// The flows acting as an anonymous client (signup, login...).
-    pub fn anonymous(&self, state: &AppState) -> Authn<PgStore> {
+    pub fn anonymous(&self, state: &AppState) -> Authn<AnyStore> {
         state.auth_as(self.actor("anonymous"))
     }
 }
@@ -110,7 +111,7 @@ pub struct AnySession {
 
 impl AnySession {
     /// The flows acting as this session's user.
-    pub fn auth(&self, state: &AppState) -> Authn<PgStore> {
+    pub fn auth(&self, state: &AppState) -> Authn<AnyStore> {
         state.auth_as(self.meta.actor(&format!("user:{}", self.ctx.user_id())))
     }
 }
@@ -214,7 +215,7 @@ pub struct AdminAuth {
 
 impl AdminAuth {
     /// The flows acting as this admin.
-    pub fn auth(&self, state: &AppState) -> Authn<PgStore> {
+    pub fn auth(&self, state: &AppState) -> Authn<AnyStore> {
         state.auth_as(self.actor.clone())
     }
 }

@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
+use authn_core::store::StoreHandle;
 use authn_core::{Actor, Authn, TokenHash};
-use authn_store_pg::PgStore;
+use authn_store::AnyStore;
 
 use crate::config::ServerConfig;
 use crate::mail::Mailer;
@@ -13,7 +14,7 @@ use crate::metrics::Metrics;
 #[derive(Clone)]
 pub struct AppState {
     /// The auth flows over the store.
-    pub auth: Authn<PgStore>,
+    pub auth: Authn<AnyStore>,
     /// The configuration.
     pub config: Arc<ServerConfig>,
     /// Outgoing mail.
@@ -28,7 +29,7 @@ pub struct AppState {
 
 impl AppState {
     /// The flows on a store handle that writes `actor` into audit events.
-    pub fn auth_as(&self, actor: Actor) -> Authn<PgStore> {
+    pub fn auth_as(&self, actor: Actor) -> Authn<AnyStore> {
         self.auth.with_store(self.auth.store().with_actor(actor))
     }
 

@@ -8,9 +8,9 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
+use authn_core::store::AdminKeyStore;
 use authn_core::store::{SessionStore, UserStore};
 use authn_core::{NewSession, TokenHash, UserId};
-use authn_store_pg::AdminKeyStore;
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

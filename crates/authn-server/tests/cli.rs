@@ -1,6 +1,7 @@
 //! The real `authn` binary: `migrate`, `admin-key`, `user`, `cleanup`,
 //! `stats` against the test database, checked through a server on the same
-//! namespace; and `serve`, which stops cleanly on SIGTERM.
+//! namespace; `serve`, which stops cleanly on SIGTERM; and the zero-setup
+//! start on the embedded SQLite default.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -13,10 +14,10 @@ use common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// The environment of one test: the app role's URL of the test database,
-/// a fresh namespace and a data directory.
+/// The environment of one test: the app role's URL of the test database
+/// (none: the embedded default), a fresh namespace and a data directory.
 struct Env {
-    database_url: String,
+    database_url: Option<String>,
     namespace: String,
     data_dir: tempfile::TempDir,
 }
@@ -33,8 +34,17 @@ impl Env {
             authn_testkit::database_name()
         );
         Self {
-            database_url,
+            database_url: Some(database_url),
             namespace: authn_testkit::unique_namespace(),
+            data_dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// No database URL at all: what a new user runs.
+    fn embedded() -> Self {
+        Self {
+            database_url: None,
+            namespace: "default".to_owned(),
             data_dir: tempfile::tempdir().unwrap(),
         }
     }
@@ -48,8 +58,10 @@ impl Env {
                 cmd.env_remove(k);
             }
         }
+        if let Some(url) = &self.database_url {
+            cmd.env("AUTHN_DATABASE_URL", url);
+        }
         cmd.args(args)
-            .env("AUTHN_DATABASE_URL", &self.database_url)
             .env("AUTHN_NAMESPACE", &self.namespace)
             .env("AUTHN_DATA_DIR", self.data_dir.path())
             .env("RUST_LOG", "warn")
@@ -344,52 +356,107 @@ impl Drop for Running {
     }
 }
 
+/// A running `authn serve` of an [`Env`], its log in the data directory.
+struct Served {
+    process: Running,
+    base: String,
+    log_path: std::path::PathBuf,
+    client: reqwest::Client,
+}
+
+impl Served {
+    /// Starts `authn serve` on a free port (with `data_dir` as the data
+    /// directory) and waits until `/healthz` answers.
+    async fn start(env: &Env, data_dir: &std::path::Path, log_name: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let listen = format!("127.0.0.1:{port}");
+        let log_path = env.data_dir.path().join(log_name);
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut cmd = env.command(&["serve", "--listen", &listen]);
+        cmd.env("RUST_LOG", "info")
+            .env("AUTHN_DATA_DIR", data_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log));
+        let mut served = Self {
+            process: Running(cmd.spawn().unwrap()),
+            base: format!("http://{listen}"),
+            log_path,
+            client: common::client_builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = served.process.0.try_wait().unwrap() {
+                panic!("authn serve exited early: {status}\n{}", served.log());
+            }
+            if let Ok(r) = served.client.get(served.url("/healthz")).send().await
+                && r.status() == StatusCode::OK
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "authn serve did not come up within 60 s\n{}",
+                served.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        served
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and expects a clean exit within 10 s.
+    async fn terminate(mut self) {
+        let pid = self.process.0.id().to_string();
+        let kill = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(kill.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = self.process.0.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "authn serve still runs 10 s after SIGTERM\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(
+            status.success(),
+            "exit status after SIGTERM: {status}\n{}",
+            self.log()
+        );
+        assert!(self.log().contains("SIGTERM"), "{}", self.log());
+        // the port is free again
+        assert!(self.client.get(self.url("/healthz")).send().await.is_err());
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_stops_cleanly_on_sigterm() {
     let env = Env::new().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let log_path = env.data_dir.path().join("serve.log");
-    let log = std::fs::File::create(&log_path).unwrap();
-    let mut cmd = env.command(&["serve", "--listen", &listen]);
-    cmd.env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(log));
-    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
-    let mut server = Running(cmd.spawn().unwrap());
-    let base = format!("http://{listen}");
-    let c = common::client_builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
-
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = server.0.try_wait().unwrap() {
-            panic!("authn serve exited early: {status}\n{}", log());
-        }
-        if let Ok(r) = c.get(format!("{base}/healthz")).send().await
-            && r.status() == StatusCode::OK
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "authn serve did not come up within 60 s\n{}",
-            log()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let r = c.get(format!("{base}/readyz")).send().await.unwrap();
+    let served = Served::start(&env, env.data_dir.path(), "serve.log").await;
+    let c = &served.client;
+    let r = c.get(served.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     // it serves the configured namespace
     let r = c
-        .post(format!("{base}/api/v1/auth/signup"))
+        .post(served.url("/api/v1/auth/signup"))
         .json(&json!({ "email": email("served"), "password": PASSWORD }))
         .send()
         .await
@@ -397,30 +464,92 @@ async fn serve_stops_cleanly_on_sigterm() {
     assert_eq!(r.status(), StatusCode::CREATED);
     let stats = env.json(&["stats"], "").await;
     assert_eq!(stats["user_count"], 1);
+    served.terminate().await;
+}
 
-    let pid = server.0.id().to_string();
-    let kill = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(kill.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = server.0.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "authn serve still runs 10 s after SIGTERM\n{}",
-            log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_setup_serve_creates_its_database_and_keys_and_says_what_next() {
+    // What a new user does: no database URL, a data directory that does
+    // not exist yet.
+    let env = Env::embedded();
+    let data = env.data_dir.path().join("fresh").join("data");
+    let served = Served::start(&env, &data, "first.log").await;
+    let c = served.client.clone();
+    let r = c.get(served.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", served.log());
     assert!(
-        status.success(),
-        "exit status after SIGTERM: {status}\n{}",
-        log()
+        data.join("authn.db").is_file(),
+        "the SQLite file is created"
     );
-    assert!(log().contains("SIGTERM"), "{}", log());
-    // the port is free again
-    assert!(c.get(format!("{base}/healthz")).send().await.is_err());
+    assert!(
+        data.join("server-key.json").is_file(),
+        "the key is generated"
+    );
+    let log = served.log();
+    assert!(
+        log.contains(&format!("listening on {}", served.base)),
+        "{log}"
+    );
+    assert!(
+        log.contains("authn.db"),
+        "the log says where the data is: {log}"
+    );
+    assert!(log.contains("admin-key create"), "{log}");
+
+    // the first admin key, made as the log says, while the server runs
+    let data_arg = data.to_str().unwrap();
+    let mut cmd = env.command(&["admin-key", "create", "--name", "first"]);
+    cmd.env("AUTHN_DATA_DIR", data_arg);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let key = created["key"].as_str().unwrap().to_owned();
+    let r = c
+        .get(served.url("/api/v1/admin/stats"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let alice = email("zero");
+    let r = c
+        .post(served.url("/api/v1/auth/signup"))
+        .json(&json!({ "email": alice, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    served.terminate().await;
+
+    // a restart keeps the users, the admin key and the server key
+    let served = Served::start(&env, &data, "second.log").await;
+    let r = served
+        .client
+        .post(served.url("/api/v1/auth/login"))
+        .json(&json!({ "email": alice, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", served.log());
+    let r = served
+        .client
+        .get(served.url("/api/v1/admin/stats"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let stats: Value = r.json().await.unwrap();
+    assert_eq!(stats["user_count"], 1, "{stats}");
+    assert!(!served.log().contains("generated a new server key"));
+    served.terminate().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

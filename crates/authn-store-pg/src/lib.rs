@@ -36,7 +36,7 @@ use std::time::Duration;
 
 pub use authn_core::store::{
     AdminKeyStore, AuditStore, LoginAttemptStore, MaintenanceStore, MfaStore, SessionStore, Store,
-    TokenStore, UserStore,
+    StoreHandle, TokenStore, UserStore,
 };
 use authn_core::{Actor, Namespace, StorePolicy, StoreResult, ValidationError};
 use sqlx::PgPool;
@@ -54,11 +54,6 @@ fn parse_url(url: &str) -> Result<PgConnectOptions, ValidationError> {
     }
     url.parse().map_err(|_| bad_url())
 }
-
-/// The README's Rust example, compiled as a doctest so it cannot rot.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-pub struct ReadmeDoctests;
 
 /// The embedded migrations of `migrations/postgres/`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
@@ -290,5 +285,38 @@ impl PgStore {
     /// The underlying pool.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+}
+
+impl StoreHandle for PgStore {
+    fn namespace(&self, name: &str) -> Result<Self, ValidationError> {
+        PgStore::namespace(self, name)
+    }
+    fn current_namespace(&self) -> &Namespace {
+        PgStore::current_namespace(self)
+    }
+    fn with_policy(self, policy: StorePolicy) -> Self {
+        PgStore::with_policy(self, policy)
+    }
+    fn policy(&self) -> &StorePolicy {
+        PgStore::policy(self)
+    }
+    fn with_actor(&self, actor: Actor) -> Self {
+        PgStore::with_actor(self, actor)
+    }
+    fn set_actor(&mut self, actor: Actor) {
+        PgStore::set_actor(self, actor);
+    }
+    fn clear_actor(&mut self) {
+        PgStore::clear_actor(self);
+    }
+    fn actor(&self) -> Option<&Actor> {
+        PgStore::actor(self)
+    }
+    async fn migrate(&self) -> StoreResult<()> {
+        PgStore::migrate(self).await
+    }
+    async fn ready(&self) -> StoreResult<bool> {
+        PgStore::ready(self).await
     }
 }

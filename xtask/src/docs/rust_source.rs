@@ -12,12 +12,10 @@ pub enum Selector {
     /// Every method of every `pub trait` (methods with `#[doc(hidden)]` are
     /// skipped).
     Traits,
-    /// Every `pub fn` in `impl TypeName { .. }` blocks (not trait impls),
-    /// named by the method alone (`connect`).
-    InherentImpl(&'static str),
-    /// As [`Selector::InherentImpl`], but each operation is named, and
-    /// sorted, by the type and the method (`AuthClient::login`): for
-    /// targets where several types have methods of the same name.
+    /// Every `pub fn` in `impl TypeName { .. }` blocks (not trait impls;
+    /// methods with `#[doc(hidden)]` are skipped), each named, and sorted,
+    /// by the type and the method (`AuthClient::login`), so that several
+    /// types' methods of the same name do not collide.
     Methods(&'static str),
     /// Every `pub fn` item of the file's modules (free functions, not
     /// methods), named by the function alone.
@@ -43,9 +41,7 @@ pub fn operations(path: &str, src: &str, selector: Selector) -> Result<Vec<Opera
         let location = format!("{path}:{}", sig.fn_token.span.start().line);
         let name = match selector {
             Selector::Methods(type_name) => format!("{type_name}::{}", sig.ident),
-            Selector::Traits | Selector::InherentImpl(_) | Selector::Functions => {
-                sig.ident.to_string()
-            }
+            Selector::Traits | Selector::Functions => sig.ident.to_string(),
         };
         let text = doc_text(attrs);
         let doc = DocComment::parse(&text);
@@ -93,7 +89,7 @@ fn collect<'a>(
                     }
                 }
             }
-            (Item::Impl(imp), Selector::InherentImpl(name) | Selector::Methods(name))
+            (Item::Impl(imp), Selector::Methods(name))
                 if imp.trait_.is_none() && is_type_named(&imp.self_ty, name) =>
             {
                 for ii in &imp.items {
@@ -217,7 +213,7 @@ mod tests {
     }
 
     #[test]
-    fn inherent_impl_selector_takes_pub_fns_of_that_type() {
+    fn methods_selector_takes_pub_fns_of_that_types_inherent_impls() {
         let src = r#"
             impl PgStore {
                 /// New.
@@ -236,8 +232,8 @@ mod tests {
             impl UserStore for PgStore { fn a(&self) {} }
         "#;
         assert_eq!(
-            names(src, Selector::InherentImpl("PgStore")),
-            ["new", "migrate", "pool"]
+            names(src, Selector::Methods("PgStore")),
+            ["PgStore::new", "PgStore::migrate", "PgStore::pool"]
         );
     }
 
@@ -289,11 +285,6 @@ mod tests {
         assert_eq!(
             names(SDK, Selector::Methods("AuthClientBuilder")),
             ["AuthClientBuilder::timeout", "AuthClientBuilder::build"]
-        );
-        // The unqualified selector is unchanged.
-        assert_eq!(
-            names(SDK, Selector::InherentImpl("AuthClient")),
-            ["new", "builder", "login"]
         );
     }
 

@@ -11,28 +11,34 @@ pub fn targets() -> Vec<Target> {
     vec![store(), http(), client()]
 }
 
-/// `docs/reference/store.md`: the store traits and `PgStore`.
+/// `docs/reference/store.md`: the store traits, then each backend's own
+/// methods, named by type (`PgStore::connect`, `SqliteStore::connect`,
+/// `AnyStore::connect` share their names).
 fn store() -> Target {
+    /// Each store type whose public inherent methods are documented.
+    const TYPES: [(&str, &str); 4] = [
+        ("crates/authn-store/src/lib.rs", "AnyStore"),
+        ("crates/authn-store/src/lib.rs", "Backend"),
+        ("crates/authn-store-pg/src/lib.rs", "PgStore"),
+        ("crates/authn-store-sqlite/src/lib.rs", "SqliteStore"),
+    ];
+    let mut sources = vec![Source::Rust {
+        files: Files::Dir("crates/authn-core/src/store"),
+        selector: Selector::Traits,
+    }];
+    sources.extend(TYPES.into_iter().map(|(file, type_name)| Source::Rust {
+        files: Files::File(file),
+        selector: Selector::Methods(type_name),
+    }));
     Target {
         output: "docs/reference/store.md",
         title: "authn store API",
-        intro: "The library API of `authn-store-pg`: the operations every authn store \
-                implements (the traits of `authn_core::store`) and the PostgreSQL store's \
-                own methods. Generated from the doc comments.",
-        sources: vec![
-            Source::Rust {
-                files: Files::Dir("crates/authn-core/src/store"),
-                selector: Selector::Traits,
-            },
-            Source::Rust {
-                files: Files::Optional("crates/authn-store-pg/src/lib.rs"),
-                selector: Selector::InherentImpl("PgStore"),
-            },
-            Source::Rust {
-                files: Files::Optional("crates/authn-store-pg/src/store.rs"),
-                selector: Selector::InherentImpl("PgStore"),
-            },
-        ],
+        intro: "The library API of the authn stores: the operations every store implements \
+                (the traits of `authn_core::store`, the same on every backend), then the \
+                backends' own methods: `AnyStore` (picked by database URL), `PgStore` \
+                (PostgreSQL) and `SqliteStore` (embedded SQLite). Generated from the doc \
+                comments.",
+        sources,
     }
 }
 

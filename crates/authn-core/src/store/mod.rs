@@ -1,6 +1,7 @@
 //! The store traits: one small trait per aggregate, implemented by every
 //! store (`authn-store-pg`, and any other backend). Flows are written against
-//! these traits, never against a database.
+//! these traits, never against a database. [`StoreHandle`] adds what every
+//! backend's handle carries (namespace, policy, actor, migrations).
 //!
 //! Conventions shared by all of them:
 //! - a store value is a handle scoped to one namespace (tenant) and carrying
@@ -14,6 +15,7 @@
 mod admin_keys;
 mod attempts;
 mod audit;
+mod handle;
 mod maintenance;
 mod mfa;
 mod sessions;
@@ -23,6 +25,7 @@ mod users;
 pub use admin_keys::AdminKeyStore;
 pub use attempts::LoginAttemptStore;
 pub use audit::AuditStore;
+pub use handle::StoreHandle;
 pub use maintenance::MaintenanceStore;
 pub use mfa::MfaStore;
 pub use sessions::SessionStore;

@@ -37,7 +37,7 @@ fn user_id(raw: &str) -> ApiResult<UserId> {
 
 /// The id of a user that exists in this namespace, else `404`.
 async fn existing_user(
-    auth: &authn_core::Authn<authn_store_pg::PgStore>,
+    auth: &authn_core::Authn<authn_store::AnyStore>,
     raw: &str,
 ) -> ApiResult<UserId> {
     let id = user_id(raw)?;

@@ -1,5 +1,6 @@
 //! Operations routes: liveness, readiness, Prometheus metrics.
 
+use authn_core::store::StoreHandle;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;

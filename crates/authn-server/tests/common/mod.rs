@@ -10,7 +10,7 @@ use authn_core::crypto::{KeyId, SecretBox, SecretKey};
 use authn_server::app;
 use authn_server::config::ServerConfig;
 use authn_server::state::AppState;
-use authn_store_pg::PgStore;
+use authn_store::AnyStore;
 use clap::Parser;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
@@ -81,7 +81,7 @@ impl TestServer {
     }
 
     /// A server on a given store (e.g. one connected through a proxy).
-    pub async fn start_on(store: PgStore, extra: &[&str]) -> Self {
+    pub async fn start_on(store: impl Into<AnyStore>, extra: &[&str]) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
@@ -91,7 +91,7 @@ impl TestServer {
         let config = config(&flags);
         let secrets =
             SecretBox::new((KeyId::new("test").unwrap(), SecretKey::generate()), vec![]).unwrap();
-        let state = app::state_from_parts(config, store, secrets).unwrap();
+        let state = app::state_from_parts(config, store.into(), secrets).unwrap();
         tokio::spawn(app::serve_on(state.clone(), listener));
         Self { base, state, addr }
     }
@@ -287,7 +287,7 @@ impl TestServer {
 
     /// [`start_with_config`](Self::start_with_config) on a given store.
     pub async fn start_on_with_config(
-        store: PgStore,
+        store: impl Into<AnyStore>,
         adjust: impl FnOnce(&mut ServerConfig),
     ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -298,7 +298,7 @@ impl TestServer {
         adjust(&mut config);
         let secrets =
             SecretBox::new((KeyId::new("test").unwrap(), SecretKey::generate()), vec![]).unwrap();
-        let state = app::state_from_parts(config, store, secrets).unwrap();
+        let state = app::state_from_parts(config, store.into(), secrets).unwrap();
         tokio::spawn(app::serve_on(state.clone(), listener));
         Self { base, state, addr }
     }

@@ -1,19 +1,17 @@
-//! AdminKeyStore against a real PostgreSQL: keys stored by hash, found only
-//! while active, per namespace, never leaking the hash into audit events.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
+//! Admin keys (`AdminKeyStore`): stored by hash, found only while active,
+//! per namespace, never leaking the key or its hash into audit events.
 
 use std::time::Duration;
 
 use authn_core::store::AdminKeyStore;
 use authn_core::{AdminKeyId, StoreError};
 use chrono::Utc;
-use common::*;
 
-#[tokio::test]
-async fn create_find_list_revoke() {
-    let s = store().await;
+use crate::Harness;
+use crate::support::*;
+/// Admin keys are found by hash while active, listed oldest first with revoked ones, and revoked once.
+pub async fn create_find_list_revoke<H: Harness>(h: &H) {
+    let s = h.store().await;
     let (_, h1) = token();
     let k1 = s.create_admin_key("  deploy bot ", &h1).await.unwrap();
     assert_eq!(k1.name, "deploy bot", "trimmed");
@@ -67,9 +65,9 @@ async fn create_find_list_revoke() {
     );
 }
 
-#[tokio::test]
-async fn bad_names_and_duplicate_hashes_are_refused() {
-    let s = store().await;
+/// Bad key names are `InvalidInput(name)`, a taken hash (even revoked) is `AlreadyExists(key_hash)`.
+pub async fn bad_names_and_duplicate_hashes_are_refused<H: Harness>(h: &H) {
+    let s = h.store().await;
     let (_, h) = token();
     assert_invalid(s.create_admin_key("", &h).await, "name");
     assert_invalid(s.create_admin_key("   ", &h).await, "name");
@@ -95,10 +93,10 @@ async fn bad_names_and_duplicate_hashes_are_refused() {
     assert_eq!(events_of(&s, "admin_key_created").await.len(), 1);
 }
 
-#[tokio::test]
-async fn keys_belong_to_their_namespace() {
-    let a = store().await;
-    let b = a.namespace(&unique_namespace()).unwrap();
+/// An admin key is invisible to, and cannot be revoked from, another namespace.
+pub async fn keys_belong_to_their_namespace<H: Harness>(h: &H) {
+    let a = h.store().await;
+    let b = elsewhere(&a);
     let (_, h) = token();
     let ka = a.create_admin_key("tenant a", &h).await.unwrap();
 
@@ -122,9 +120,9 @@ async fn keys_belong_to_their_namespace() {
     assert_eq!(events_of(&a, "admin_key_created").await.len(), 1);
 }
 
-#[tokio::test]
-async fn audit_events_never_hold_the_key_or_its_hash() {
-    let s = store().await;
+/// Admin key audit events carry the name and actor, never the key or its hash.
+pub async fn audit_events_never_hold_the_key_or_its_hash<H: Harness>(h: &H) {
+    let s = h.store().await;
     let (key, h) = token();
     let k = s.create_admin_key("audited", &h).await.unwrap();
     s.revoke_admin_key(k.id).await.unwrap();

@@ -1,25 +1,25 @@
-//! AuditStore against a real PostgreSQL: the actor context, filters,
-//! keyset pagination, and no secret ever written into an event.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
+//! Audit (`AuditStore` and the actor context of `StoreHandle`): who acted
+//! is written into every event, filters and keyset pagination, and no
+//! secret ever written into an event.
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use authn_core::store::{
-    AuditStore, LoginAttemptStore, MaintenanceStore, MfaStore, SessionStore, TokenStore, UserStore,
+    AuditStore, LoginAttemptStore, MaintenanceStore, MfaStore, SessionStore, StoreHandle,
+    TokenStore, UserStore,
 };
-use authn_core::{Actor, AuditEvent, AuditQuery, MfaSecret, MfaType, TokenType};
-use authn_store_pg::PgStore;
-use common::*;
+use authn_core::{Actor, AuditEvent, AuditQuery, MfaSecret, MfaType, TokenType, UserId};
 
+use crate::Harness;
+use crate::support::*;
 /// Every audit event of the handle's namespace, newest first.
-async fn all_events(s: &PgStore) -> Vec<AuditEvent> {
+async fn all_events<S: AuditStore>(s: &S) -> Vec<AuditEvent> {
     query(s, AuditQuery::default()).await
 }
 
-async fn query(s: &PgStore, q: AuditQuery) -> Vec<AuditEvent> {
+/// The events matching `q`, which all fit one page.
+async fn query<S: AuditStore>(s: &S, q: AuditQuery) -> Vec<AuditEvent> {
     let page = s
         .get_audit_events(&AuditQuery {
             limit: Some(1000),
@@ -31,6 +31,8 @@ async fn query(s: &PgStore, q: AuditQuery) -> Vec<AuditEvent> {
     page.items
 }
 
+/// Asserts events are sorted newest first.
+#[track_caller]
 fn assert_newest_first(events: &[AuditEvent]) {
     assert!(
         events
@@ -40,9 +42,9 @@ fn assert_newest_first(events: &[AuditEvent]) {
     );
 }
 
-#[tokio::test]
-async fn actor_context_is_written_into_events_and_clears_to_none() {
-    let mut s = store().await;
+/// The actor context is written into audit events, and after `clear_actor` its fields are absent.
+pub async fn actor_context_is_written_into_events_and_clears_to_none<H: Harness>(h: &H) {
+    let mut s = h.store().await;
     s.set_actor(
         Actor::new("user:admin-bob")
             .unwrap()
@@ -110,9 +112,9 @@ async fn actor_context_is_written_into_events_and_clears_to_none() {
     assert_eq!(e.request_id, None);
 }
 
-#[tokio::test]
-async fn with_actor_returns_a_copy_and_leaves_the_original_alone() {
-    let mut s = store().await;
+/// `with_actor` returns a copy carrying the actor and leaves the original handle alone.
+pub async fn with_actor_returns_a_copy_and_leaves_the_original_alone<H: Harness>(h: &H) {
+    let mut s = h.store().await;
     s.clear_actor();
     let agent = s.with_actor(Actor::new("agent:support-bot").unwrap());
     assert!(s.actor().is_none(), "the original handle is unchanged");
@@ -126,35 +128,9 @@ async fn with_actor_returns_a_copy_and_leaves_the_original_alone() {
     assert_eq!(actors, [None, Some("agent:support-bot")]);
 }
 
-#[test]
-fn actor_ip_address_is_validated() {
-    let e = Actor::new("x")
-        .unwrap()
-        .ip_address("not-an-ip")
-        .unwrap_err();
-    assert_eq!(e.field, "ip_address");
-    assert!(
-        !e.to_string().contains("not-an-ip"),
-        "never echoes the value"
-    );
-    assert_eq!(
-        Actor::new("x")
-            .unwrap()
-            .ip_address("10.0.0.256")
-            .map_err(|e| e.field),
-        Err("ip_address")
-    );
-    assert_eq!(Actor::new(" ").map_err(|e| e.field), Err("actor_id"));
-    assert_eq!(
-        Actor::new("x").unwrap().reason("").map_err(|e| e.field),
-        Err("reason")
-    );
-    assert_eq!(Actor::new("x").unwrap().user_agent("  ").user_agent, None);
-}
-
 /// Builds a small history: two actors, two users, a session and a token.
 /// Returns (alice-handle, bob-handle, user a, user b).
-async fn history(s: &PgStore) -> (PgStore, PgStore, authn_core::UserId, authn_core::UserId) {
+async fn history<S: StoreHandle>(s: &S) -> (S, S, UserId, UserId) {
     let alice = s.with_actor(Actor::new("user:alice").unwrap());
     let bob = s.with_actor(Actor::new("user:bob").unwrap());
     let a = alice.create_user("a@example.com", None).await.unwrap(); // 1
@@ -179,9 +155,9 @@ async fn history(s: &PgStore) -> (PgStore, PgStore, authn_core::UserId, authn_co
     (alice, bob, a, b)
 }
 
-#[tokio::test]
-async fn filters_return_exactly_the_matching_events_newest_first() {
-    let s = store().await;
+/// Audit filters (type, resource, actor) return exactly the matching events, newest first.
+pub async fn filters_return_exactly_the_matching_events_newest_first<H: Harness>(h: &H) {
+    let s = h.store().await;
     let (_alice, _bob, a, b) = history(&s).await;
     let all = all_events(&s).await;
     assert_eq!(all.len(), 8);
@@ -301,13 +277,13 @@ async fn filters_return_exactly_the_matching_events_newest_first() {
         .is_empty()
     );
     // another namespace sees none of it
-    let other = s.namespace(&unique_namespace()).unwrap();
+    let other = elsewhere(&s);
     assert!(all_events(&other).await.is_empty());
 }
 
-#[tokio::test]
-async fn pagination_walks_every_event_exactly_once() {
-    let s = store().await;
+/// Audit pagination walks every event exactly once, in order, keeping the filter.
+pub async fn pagination_walks_every_event_exactly_once<H: Harness>(h: &H) {
+    let s = h.store().await;
     history(&s).await;
     let all = all_events(&s).await;
     assert_eq!(all.len(), 8);
@@ -380,9 +356,9 @@ async fn pagination_walks_every_event_exactly_once() {
     assert_eq!(default.items.len(), 8);
 }
 
-#[tokio::test]
-async fn limits_and_cursors_are_validated() {
-    let s = store().await;
+/// A zero audit limit or a bad cursor is `InvalidInput`; big limits are clamped.
+pub async fn limits_and_cursors_are_validated<H: Harness>(h: &H) {
+    let s = h.store().await;
     history(&s).await;
     assert_invalid(
         s.get_audit_events(&AuditQuery {
@@ -415,16 +391,17 @@ async fn limits_and_cursors_are_validated() {
     }
 }
 
-#[tokio::test]
-async fn no_secret_ever_reaches_an_audit_event() {
-    let s = store_with(
-        authn_core::StorePolicy {
-            lockout_max_attempts: 2,
-            ..authn_core::StorePolicy::default()
-        },
-        4,
-    )
-    .await;
+/// No password hash, token, token hash or MFA secret ever reaches an audit event.
+pub async fn no_secret_ever_reaches_an_audit_event<H: Harness>(h: &H) {
+    let s = h
+        .store_with(
+            authn_core::StorePolicy {
+                lockout_max_attempts: 2,
+                ..authn_core::StorePolicy::default()
+            },
+            4,
+        )
+        .await;
     let pw1 = phc("first-password-hash-tag");
     let pw2 = phc("second-password-hash-tag");
     let mfa = "MFA-SECRET-JBSWY3DPEHPK3PXP";
@@ -566,5 +543,36 @@ async fn no_secret_ever_reaches_an_audit_event() {
                 e.event_type
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use authn_core::Actor;
+
+    #[test]
+    fn actor_ip_address_is_validated() {
+        let e = Actor::new("x")
+            .unwrap()
+            .ip_address("not-an-ip")
+            .unwrap_err();
+        assert_eq!(e.field, "ip_address");
+        assert!(
+            !e.to_string().contains("not-an-ip"),
+            "never echoes the value"
+        );
+        assert_eq!(
+            Actor::new("x")
+                .unwrap()
+                .ip_address("10.0.0.256")
+                .map_err(|e| e.field),
+            Err("ip_address")
+        );
+        assert_eq!(Actor::new(" ").map_err(|e| e.field), Err("actor_id"));
+        assert_eq!(
+            Actor::new("x").unwrap().reason("").map_err(|e| e.field),
+            Err("reason")
+        );
+        assert_eq!(Actor::new("x").unwrap().user_agent("  ").user_agent, None);
     }
 }

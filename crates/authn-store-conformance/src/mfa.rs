@@ -1,20 +1,325 @@
-//! MFA enrollment and use: pending methods and their confirmation, TOTP step
-//! replay protection, recovery code sets, MFA reset, and the per-user
-//! second-factor lockout (`begin_mfa_attempt`).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
+//! MFA methods (`MfaStore`): secrets only from `get_mfa`, never in listings
+//! or audit events; exactly-once removal; pending enrollments and their
+//! confirmation; TOTP step replay protection; recovery code sets; reset.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use authn_core::store::{LoginAttemptStore, MaintenanceStore, MfaStore, UserStore};
-use authn_core::{MfaId, MfaSecret, MfaType, StoreError, StorePolicy, UserId};
-use common::*;
+use authn_core::store::{AuditStore, MaintenanceStore, MfaStore, UserStore};
+use authn_core::{AuditQuery, MfaId, MfaSecret, MfaType, StoreError, StorePolicy, UserId};
 use tokio::sync::Barrier;
 
-fn secret(s: &str) -> MfaSecret {
-    MfaSecret::parse(s).unwrap()
+use crate::Harness;
+use crate::support::*;
+/// `get_mfa` returns the secrets of one user and type, oldest first.
+pub async fn get_returns_secrets_of_one_type_oldest_first<H: Harness>(h: &H) {
+    let s = h.store().await;
+    let id = s.create_user("m@example.com", None).await.unwrap();
+    let other = s.create_user("o@example.com", None).await.unwrap();
+    let t1 = s
+        .add_mfa(id, MfaType::Totp, &secret("TOTP-SECRET-ONE"), Some("Phone"))
+        .await
+        .unwrap();
+    let w = s
+        .add_mfa(id, MfaType::Webauthn, &secret("WEBAUTHN-KEY"), Some("Key"))
+        .await
+        .unwrap();
+    let t2 = s
+        .add_mfa(id, MfaType::Totp, &secret("TOTP-SECRET-TWO"), None)
+        .await
+        .unwrap();
+    s.add_mfa(other, MfaType::Totp, &secret("OTHER-USER-TOTP"), None)
+        .await
+        .unwrap();
+
+    let totp = s.get_mfa(id, MfaType::Totp).await.unwrap();
+    let got: Vec<_> = totp
+        .iter()
+        .map(|c| (c.method.id, c.secret.expose(), c.method.name.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (t1, "TOTP-SECRET-ONE", Some("Phone")),
+            (t2, "TOTP-SECRET-TWO", None)
+        ]
+    );
+    assert!(
+        totp.iter()
+            .all(|c| c.method.user_id == id && c.method.mfa_type == MfaType::Totp)
+    );
+    let wa = s.get_mfa(id, MfaType::Webauthn).await.unwrap();
+    assert_eq!(wa.len(), 1);
+    assert_eq!(
+        (wa[0].method.id, wa[0].secret.expose()),
+        (w, "WEBAUTHN-KEY")
+    );
+    assert!(
+        s.get_mfa(id, MfaType::RecoveryCodes)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.get_mfa(UserId::new(), MfaType::Totp)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// `list_mfa` returns every method without secrets, oldest first, names trimmed.
+pub async fn list_returns_every_type_without_secrets_oldest_first<H: Harness>(h: &H) {
+    let s = h.store().await;
+    let id = s.create_user("l@example.com", None).await.unwrap();
+    let a = s
+        .add_mfa(id, MfaType::Totp, &secret("S1"), Some("  Phone  "))
+        .await
+        .unwrap();
+    let b = s
+        .add_mfa(id, MfaType::RecoveryCodes, &secret("S2"), Some("Codes"))
+        .await
+        .unwrap();
+    let c = s
+        .add_mfa(id, MfaType::Webauthn, &secret("S3"), Some("   "))
+        .await
+        .unwrap();
+
+    let list = s.list_mfa(id).await.unwrap();
+    let got: Vec<_> = list
+        .iter()
+        .map(|m| (m.id, m.mfa_type, m.name.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (a, MfaType::Totp, Some("Phone")),
+            (b, MfaType::RecoveryCodes, Some("Codes")),
+            (c, MfaType::Webauthn, None),
+        ],
+        "names trimmed, blank name is None, creation order"
+    );
+    assert!(
+        list.iter()
+            .all(|m| m.user_id == id && m.last_used_at.is_none())
+    );
+    assert!(list.windows(2).all(|w| w[0].created_at <= w[1].created_at));
+    // MfaMethod has no secret field; its serialised form carries none either
+    let json = serde_json::to_string(&list).unwrap();
+    for sec in ["S1", "S2", "S3"] {
+        assert!(!json.contains(&format!("\"{sec}\"")), "{json}");
+    }
+    assert!(s.list_mfa(UserId::new()).await.unwrap().is_empty());
+}
+
+/// `has_mfa` follows add and remove; another namespace can neither use nor remove a method.
+pub async fn has_mfa_follows_add_and_remove<H: Harness>(h: &H) {
+    let s = h.store().await;
+    let id = s.create_user("h@example.com", None).await.unwrap();
+    assert!(!s.has_mfa(id).await.unwrap());
+    let m = s
+        .add_mfa(id, MfaType::Totp, &secret("X"), None)
+        .await
+        .unwrap();
+    assert!(s.has_mfa(id).await.unwrap());
+    // another namespace can neither use nor remove it
+    let elsewhere = elsewhere(&s);
+    assert!(!elsewhere.record_mfa_use(m).await.unwrap());
+    assert!(!elsewhere.remove_mfa(m).await.unwrap());
+    assert!(!elsewhere.has_mfa(id).await.unwrap());
+    assert!(s.has_mfa(id).await.unwrap());
+    assert!(s.remove_mfa(m).await.unwrap());
+    assert!(!s.remove_mfa(m).await.unwrap(), "already gone");
+    assert!(!s.has_mfa(id).await.unwrap());
+    assert!(s.list_mfa(id).await.unwrap().is_empty());
+    assert!(!s.remove_mfa(MfaId::new()).await.unwrap());
+
+    let ev = events_of(&s, "mfa_removed").await;
+    assert_eq!(ev.len(), 1, "only the real removal is audited");
+    assert_eq!(ev[0].resource_id, Some(m.to_string()));
+    let old = ev[0].old_values.as_ref().unwrap();
+    assert_eq!(old["user_id"], id.to_string());
+    assert_eq!(old["mfa_type"], "totp");
+}
+
+/// `record_mfa_use` sets and moves `last_used_at` of that method only.
+pub async fn record_mfa_use_sets_last_used_at<H: Harness>(h: &H) {
+    let s = h.store().await;
+    let id = s.create_user("u@example.com", None).await.unwrap();
+    let m = s
+        .add_mfa(id, MfaType::Webauthn, &secret("K"), None)
+        .await
+        .unwrap();
+    let other = s
+        .add_mfa(id, MfaType::Totp, &secret("T"), None)
+        .await
+        .unwrap();
+    let before = chrono::Utc::now() - chrono::Duration::seconds(5);
+    assert!(s.record_mfa_use(m).await.unwrap());
+    let list = s.list_mfa(id).await.unwrap();
+    let used = list.iter().find(|x| x.id == m).unwrap();
+    let last = used.last_used_at.expect("last_used_at set");
+    assert!(last >= before && last >= used.created_at);
+    assert!(
+        list.iter()
+            .find(|x| x.id == other)
+            .unwrap()
+            .last_used_at
+            .is_none(),
+        "only that method"
+    );
+    // get_mfa shows it too
+    let cred = s.get_mfa(id, MfaType::Webauthn).await.unwrap();
+    assert_eq!(cred[0].method.last_used_at, Some(last));
+
+    // a second use moves it forward
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    assert!(s.record_mfa_use(m).await.unwrap());
+    let again = s.list_mfa(id).await.unwrap()[0].last_used_at.unwrap();
+    assert!(again > last);
+
+    assert!(!s.record_mfa_use(MfaId::new()).await.unwrap());
+    let ev = events_of(&s, "mfa_used").await;
+    assert_eq!(ev.len(), 2);
+    assert!(ev.iter().all(|e| e.resource_id == Some(m.to_string())));
+}
+
+/// `add_mfa` refuses unknown users and bad names and stores nothing then.
+pub async fn add_mfa_checks_user_and_name<H: Harness>(h: &H) {
+    let s = h.store().await;
+    assert!(matches!(
+        s.add_mfa(UserId::new(), MfaType::Totp, &secret("X"), None)
+            .await,
+        Err(StoreError::NotFound { entity: "user" })
+    ));
+    let id = s.create_user("n@example.com", None).await.unwrap();
+    // a user of another namespace is unknown here
+    let elsewhere = elsewhere(&s);
+    assert!(matches!(
+        elsewhere
+            .add_mfa(id, MfaType::Totp, &secret("X"), None)
+            .await,
+        Err(StoreError::NotFound { entity: "user" })
+    ));
+
+    assert_invalid(
+        s.add_mfa(id, MfaType::Totp, &secret("X"), Some(&"n".repeat(257)))
+            .await,
+        "name",
+    );
+    assert_invalid(
+        s.add_mfa(id, MfaType::Totp, &secret("X"), Some("bad\nname"))
+            .await,
+        "name",
+    );
+    let max = "n".repeat(256);
+    let m = s
+        .add_mfa(id, MfaType::Totp, &secret("X"), Some(&max))
+        .await
+        .unwrap();
+    let e = s
+        .add_mfa(id, MfaType::Totp, &secret("Y"), Some(""))
+        .await
+        .unwrap();
+    let list = s.list_mfa(id).await.unwrap();
+    assert_eq!(list.len(), 2, "rejected adds stored nothing");
+    assert_eq!(
+        (list[0].id, list[0].name.as_deref()),
+        (m, Some(max.as_str()))
+    );
+    assert_eq!((list[1].id, list[1].name.as_deref()), (e, None));
+    assert_eq!(events_of(&s, "mfa_added").await.len(), 2);
+}
+
+/// A 64 KiB MFA secret round-trips.
+pub async fn a_64k_secret_round_trips<H: Harness>(h: &H) {
+    let s = h.store().await;
+    let id = s.create_user("big@example.com", None).await.unwrap();
+    let big = "Q".repeat(65536);
+    s.add_mfa(id, MfaType::RecoveryCodes, &secret(&big), None)
+        .await
+        .unwrap();
+    let got = s.get_mfa(id, MfaType::RecoveryCodes).await.unwrap();
+    assert_eq!(got[0].secret.expose(), big);
+}
+
+/// Of concurrent removals of one method exactly one wins.
+pub async fn concurrent_removals_exactly_one_wins<H: Harness>(h: &H) {
+    let s = h
+        .store_with(authn_core::StorePolicy::default(), RACE_CONNECTIONS)
+        .await;
+    let id = s.create_user("rc@example.com", None).await.unwrap();
+    let code = s
+        .add_mfa(id, MfaType::RecoveryCodes, &secret("CODE-HASH"), None)
+        .await
+        .unwrap();
+    let n = 20;
+    let barrier = Arc::new(tokio::sync::Barrier::new(n));
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let s = s.clone();
+            let barrier = barrier.clone();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                s.remove_mfa(code).await
+            })
+        })
+        .collect();
+    let mut wins = 0;
+    for t in tasks {
+        if t.await.unwrap().expect("no removal fails") {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1, "a recovery code is spent exactly once");
+    assert!(!s.has_mfa(id).await.unwrap());
+    assert_eq!(events_of(&s, "mfa_removed").await.len(), 1);
+}
+
+/// MFA audit events never contain the secret.
+pub async fn audit_events_never_contain_the_secret<H: Harness>(h: &H) {
+    let s = h.store().await;
+    let id = s.create_user("sec@example.com", None).await.unwrap();
+    let raw = "JBSWY3DPEHPK3PXP-very-secret-value";
+    let m = s
+        .add_mfa(id, MfaType::Totp, &secret(raw), Some("Phone"))
+        .await
+        .unwrap();
+    assert!(s.record_mfa_use(m).await.unwrap());
+    assert!(s.remove_mfa(m).await.unwrap());
+
+    let added = events_of(&s, "mfa_added").await;
+    assert_eq!(added.len(), 1);
+    let nv = added[0].new_values.as_ref().unwrap();
+    assert_eq!(nv["mfa_type"], "totp");
+    assert_eq!(nv["name"], "Phone");
+    assert_eq!(nv["user_id"], id.to_string());
+    assert_eq!(events_of(&s, "mfa_used").await.len(), 1);
+    assert_eq!(events_of(&s, "mfa_removed").await.len(), 1);
+
+    let all = s
+        .get_audit_events(&AuditQuery {
+            resource_type: Some("mfa".into()),
+            resource_id: Some(m.to_string()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    let kinds: Vec<_> = all.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(kinds, ["mfa_removed", "mfa_used", "mfa_added"]);
+    for e in &all {
+        let text = format!(
+            "{} {}",
+            serde_json::to_string(&e.old_values).unwrap(),
+            serde_json::to_string(&e.new_values).unwrap()
+        );
+        assert!(!text.contains(raw), "{}: {text}", e.event_type);
+        assert!(
+            !text.contains("JBSWY3DPEHPK3PXP"),
+            "{}: {text}",
+            e.event_type
+        );
+    }
 }
 
 fn codes(prefix: &str, n: usize) -> Vec<MfaSecret> {
@@ -24,7 +329,7 @@ fn codes(prefix: &str, n: usize) -> Vec<MfaSecret> {
 }
 
 /// A user with a confirmed TOTP method whose last accepted step is `step`.
-async fn totp_user(s: &authn_store_pg::PgStore, email: &str, step: u64) -> (UserId, MfaId) {
+async fn totp_user<S: UserStore + MfaStore>(s: &S, email: &str, step: u64) -> (UserId, MfaId) {
     let uid = s.create_user(email, None).await.unwrap();
     let id = s
         .add_pending_mfa(uid, MfaType::Totp, &secret("ENC-TOTP"), Some("Phone"))
@@ -34,9 +339,9 @@ async fn totp_user(s: &authn_store_pg::PgStore, email: &str, step: u64) -> (User
     (uid, id)
 }
 
-#[tokio::test]
-async fn a_pending_method_is_listed_but_does_not_enable_mfa() {
-    let s = store().await;
+/// A pending method is listed but does not enable MFA.
+pub async fn a_pending_method_is_listed_but_does_not_enable_mfa<H: Harness>(h: &H) {
+    let s = h.store().await;
     let uid = s.create_user("pend@example.com", None).await.unwrap();
     let id = s
         .add_pending_mfa(uid, MfaType::Totp, &secret("ENC-ONE"), Some(" Phone "))
@@ -74,9 +379,9 @@ async fn a_pending_method_is_listed_but_does_not_enable_mfa() {
     assert_eq!(s.list_mfa(uid).await.unwrap()[0].id, id);
 }
 
-#[tokio::test]
-async fn a_new_enrollment_replaces_only_the_pending_method_of_its_type() {
-    let s = store().await;
+/// A new enrollment replaces only the pending method of its type and user.
+pub async fn a_new_enrollment_replaces_only_the_pending_method_of_its_type<H: Harness>(h: &H) {
+    let s = h.store().await;
     let uid = s.create_user("repl@example.com", None).await.unwrap();
     let other = s.create_user("other@example.com", None).await.unwrap();
     let confirmed = s
@@ -135,9 +440,9 @@ async fn a_new_enrollment_replaces_only_the_pending_method_of_its_type() {
     assert!(s.has_mfa(uid).await.unwrap(), "the confirmed method stays");
 }
 
-#[tokio::test]
-async fn confirm_is_exactly_once_and_burns_its_step() {
-    let s = store().await;
+/// Confirmation happens once and burns the confirming TOTP step.
+pub async fn confirm_is_exactly_once_and_burns_its_step<H: Harness>(h: &H) {
+    let s = h.store().await;
     let uid = s.create_user("conf@example.com", None).await.unwrap();
     let id = s
         .add_pending_mfa(uid, MfaType::Totp, &secret("ENC"), None)
@@ -168,9 +473,9 @@ async fn confirm_is_exactly_once_and_burns_its_step() {
     assert_eq!(events_of(&s, "mfa_confirmed").await.len(), 1);
 }
 
-#[tokio::test]
-async fn totp_steps_only_move_forward() {
-    let s = store().await;
+/// Accepted TOTP steps only move forward; pending and removed methods refuse.
+pub async fn totp_steps_only_move_forward<H: Harness>(h: &H) {
+    let s = h.store().await;
     let uid = s.create_user("steps@example.com", None).await.unwrap();
     // confirmed without a step: the first step is free
     let id = s
@@ -209,10 +514,11 @@ async fn totp_steps_only_move_forward() {
     assert_eq!(events_of(&s, "mfa_used").await.len(), 3);
 }
 
+/// The same TOTP step submitted 20 times at once is accepted once.
+///
 /// The same TOTP code submitted 20 times at once is accepted once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn parallel_submissions_of_one_code_are_accepted_once() {
-    let s = store_with(StorePolicy::default(), 20).await;
+pub async fn parallel_submissions_of_one_code_are_accepted_once<H: Harness>(h: &H) {
+    let s = h.store_with(StorePolicy::default(), RACE_CONNECTIONS).await;
     let step = 58_000_200u64;
     let (_, id) = totp_user(&s, "totprace@example.com", step - 1).await;
     let barrier = Arc::new(Barrier::new(20));
@@ -238,9 +544,9 @@ async fn parallel_submissions_of_one_code_are_accepted_once() {
     assert!(!s.accept_totp_step(id, step).await.unwrap());
 }
 
-#[tokio::test]
-async fn replace_recovery_codes_swaps_the_whole_set() {
-    let s = store().await;
+/// `replace_recovery_codes` swaps the whole set and audits counts, never hashes.
+pub async fn replace_recovery_codes_swaps_the_whole_set<H: Harness>(h: &H) {
+    let s = h.store().await;
     let uid = s.create_user("rc@example.com", None).await.unwrap();
     let totp = s
         .add_mfa(uid, MfaType::Totp, &secret("ENC"), None)
@@ -298,11 +604,12 @@ async fn replace_recovery_codes_swaps_the_whole_set() {
     assert_eq!(events_of(&s, "recovery_codes_replaced").await.len(), 2);
 }
 
+/// Replacing the codes of an unknown user is `NotFound(user)`, even with an empty set, and audits nothing.
+///
 /// Replacing the codes of a user that does not exist is refused whatever
 /// the new set, and leaves no audit event about a phantom user.
-#[tokio::test]
-async fn replace_recovery_codes_of_an_unknown_user_with_an_empty_set() {
-    let s = store().await;
+pub async fn replace_recovery_codes_of_an_unknown_user_with_an_empty_set<H: Harness>(h: &H) {
+    let s = h.store().await;
     let r = s.replace_recovery_codes(UserId::new(), &[]).await;
     assert!(
         matches!(r, Err(StoreError::NotFound { entity: "user" })),
@@ -311,9 +618,9 @@ async fn replace_recovery_codes_of_an_unknown_user_with_an_empty_set() {
     assert!(events_of(&s, "recovery_codes_replaced").await.is_empty());
 }
 
-#[tokio::test]
-async fn a_recovery_code_is_spent_once_and_only_by_its_user() {
-    let s = store().await;
+/// A recovery code is spent once and only by its user.
+pub async fn a_recovery_code_is_spent_once_and_only_by_its_user<H: Harness>(h: &H) {
+    let s = h.store().await;
     let a = s.create_user("a@example.com", None).await.unwrap();
     let b = s.create_user("b@example.com", None).await.unwrap();
     let set = codes("a", 3);
@@ -340,9 +647,10 @@ async fn a_recovery_code_is_spent_once_and_only_by_its_user() {
 }
 
 /// One recovery code used 20 times at once works once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn parallel_uses_of_one_recovery_code_succeed_once() {
-    let s = store_with(StorePolicy::default(), 20).await;
+///
+/// One recovery code used 20 times at once works once.
+pub async fn parallel_uses_of_one_recovery_code_succeed_once<H: Harness>(h: &H) {
+    let s = h.store_with(StorePolicy::default(), RACE_CONNECTIONS).await;
     let uid = s.create_user("rcrace@example.com", None).await.unwrap();
     let set = codes("race", 5);
     s.replace_recovery_codes(uid, &set).await.unwrap();
@@ -364,9 +672,9 @@ async fn parallel_uses_of_one_recovery_code_succeed_once() {
     assert_eq!(s.list_mfa(uid).await.unwrap().len(), 4);
 }
 
-#[tokio::test]
-async fn remove_all_mfa_resets_confirmed_and_pending() {
-    let s = store().await;
+/// `remove_all_mfa` removes confirmed and pending methods of one user and audits once.
+pub async fn remove_all_mfa_resets_confirmed_and_pending<H: Harness>(h: &H) {
+    let s = h.store().await;
     let uid = s.create_user("reset@example.com", None).await.unwrap();
     let other = s.create_user("keep@example.com", None).await.unwrap();
     s.add_mfa(uid, MfaType::Totp, &secret("ENC"), None)
@@ -396,160 +704,13 @@ async fn remove_all_mfa_resets_confirmed_and_pending() {
     assert_eq!(events_of(&s, "mfa_reset").await.len(), 1);
 }
 
-#[tokio::test]
-async fn mfa_attempts_lock_the_user_after_the_limit() {
-    let s = store().await;
-    let uid = s.create_user("lock@example.com", None).await.unwrap();
-    let mut permits = Vec::new();
-    for _ in 0..10 {
-        permits.push(s.begin_mfa_attempt(uid, None).await.unwrap());
-    }
-    let Err(StoreError::Locked { retry_after }) = s.begin_mfa_attempt(uid, None).await else {
-        panic!("the 11th attempt in progress is refused");
-    };
-    assert!(retry_after > Duration::ZERO && retry_after <= Duration::from_secs(900));
-    // right codes release their slots
-    for p in &permits {
-        let outcome = s.finish_login_attempt(p, true).await.unwrap();
-        assert!(!outcome.lockout_started);
-    }
-    assert!(events_of(&s, "mfa_attempt_failed").await.is_empty());
-    assert!(matches!(
-        s.finish_login_attempt(&permits[0], false).await,
-        Err(StoreError::NotFound {
-            entity: "login_attempt"
-        })
-    ));
-
-    // ten wrong codes, across "sessions": the 10th starts the lockout
-    for i in 1..=10u32 {
-        let p = s.begin_mfa_attempt(uid, None).await.unwrap();
-        let outcome = s.finish_login_attempt(&p, false).await.unwrap();
-        assert_eq!(outcome.failures_in_window, i);
-        assert_eq!(outcome.lockout_started, i == 10, "at {i}");
-        assert_eq!(outcome.locked_out, i == 10);
-    }
-    assert!(matches!(
-        s.begin_mfa_attempt(uid, None).await,
-        Err(StoreError::Locked { .. })
-    ));
-    let failed = events_of(&s, "mfa_attempt_failed").await;
-    assert_eq!(failed.len(), 10);
-    assert!(
-        failed
-            .iter()
-            .all(|e| e.resource_id.as_deref() == Some(uid.to_string().as_str()))
-    );
-    let locked = events_of(&s, "mfa_lockout_triggered").await;
-    assert_eq!(locked.len(), 1);
-    assert_eq!(
-        locked[0].resource_id.as_deref(),
-        Some(uid.to_string().as_str())
-    );
-    // the password side knows nothing of it
-    assert!(events_of(&s, "login_attempt_failed").await.is_empty());
-    assert!(events_of(&s, "lockout_triggered").await.is_empty());
-    assert!(
-        !s.is_locked_out("lock@example.com", None, None)
-            .await
-            .unwrap()
-    );
-    assert!(
-        s.begin_login_attempt("lock@example.com", None)
-            .await
-            .is_ok()
-    );
-    // nor does another user's second factor
-    let other = s.create_user("free@example.com", None).await.unwrap();
-    assert!(s.begin_mfa_attempt(other, None).await.is_ok());
-}
-
-#[tokio::test]
-async fn a_password_lockout_does_not_lock_the_second_factor() {
-    let s = store().await;
-    let uid = s.create_user("pw@example.com", None).await.unwrap();
-    for _ in 0..5 {
-        let p = s.begin_login_attempt("pw@example.com", None).await.unwrap();
-        s.finish_login_attempt(&p, false).await.unwrap();
-    }
-    assert!(matches!(
-        s.begin_login_attempt("pw@example.com", None).await,
-        Err(StoreError::Locked { .. })
-    ));
-    let p = s.begin_mfa_attempt(uid, None).await.unwrap();
-    let outcome = s.finish_login_attempt(&p, false).await.unwrap();
-    assert_eq!(outcome.failures_in_window, 1, "only the MFA failure counts");
-    assert!(!outcome.locked_out);
-    // clearing password attempts does not touch MFA attempts
-    assert_eq!(s.clear_attempts("pw@example.com").await.unwrap(), 5);
-    let p = s.begin_mfa_attempt(uid, None).await.unwrap();
-    let outcome = s.finish_login_attempt(&p, false).await.unwrap();
-    assert_eq!(outcome.failures_in_window, 2);
-}
-
-/// 30 parallel second-factor checks of one user: exactly the limit (10) get
-/// a permit; if all 10 are wrong, one lockout is recorded.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn parallel_mfa_attempts_never_get_past_the_limit() {
-    let s = store_with(StorePolicy::default(), 20).await;
-    let uid = s.create_user("mfarace@example.com", None).await.unwrap();
-    let barrier = Arc::new(Barrier::new(30));
-    let mut tasks = Vec::new();
-    for _ in 0..30 {
-        let (s, barrier) = (s.clone(), barrier.clone());
-        tasks.push(tokio::spawn(async move {
-            barrier.wait().await;
-            match s.begin_mfa_attempt(uid, None).await {
-                Ok(permit) => Some(permit),
-                Err(StoreError::Locked { retry_after }) => {
-                    assert!(retry_after > Duration::ZERO);
-                    None
-                }
-                Err(e) => panic!("unexpected error {e:?}"),
-            }
-        }));
-    }
-    let mut permits = Vec::new();
-    let mut refused = 0;
-    for t in tasks {
-        match t.await.unwrap() {
-            Some(p) => permits.push(p),
-            None => refused += 1,
-        }
-    }
-    assert_eq!(
-        (permits.len(), refused),
-        (10, 20),
-        "the limit holds exactly"
-    );
-
-    let barrier = Arc::new(Barrier::new(permits.len()));
-    let mut tasks = Vec::new();
-    for p in permits {
-        let (s, barrier) = (s.clone(), barrier.clone());
-        tasks.push(tokio::spawn(async move {
-            barrier.wait().await;
-            s.finish_login_attempt(&p, false)
-                .await
-                .unwrap()
-                .lockout_started
-        }));
-    }
-    let mut started = 0;
-    for t in tasks {
-        started += usize::from(t.await.unwrap());
-    }
-    assert_eq!(started, 1);
-    assert_eq!(events_of(&s, "mfa_attempt_failed").await.len(), 10);
-    assert_eq!(events_of(&s, "mfa_lockout_triggered").await.len(), 1);
-}
-
+/// Parallel enrollments leave exactly one pending method of the type.
+///
 /// Enrollment started twice at once (double click, two tabs): the contract
 /// says a new pending method replaces any pending one of its type, so one
 /// pending TOTP method is left, whatever the interleaving.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn parallel_enrollments_leave_one_pending_method() {
-    let s = store_with(StorePolicy::default(), 20).await;
+pub async fn parallel_enrollments_leave_one_pending_method<H: Harness>(h: &H) {
+    let s = h.store_with(StorePolicy::default(), RACE_CONNECTIONS).await;
     let uid = s.create_user("twotabs@example.com", None).await.unwrap();
     let barrier = Arc::new(Barrier::new(10));
     let mut tasks = Vec::new();
@@ -582,11 +743,12 @@ async fn parallel_enrollments_leave_one_pending_method() {
     assert!(ids.contains(&pending[0].id));
 }
 
+/// Parallel replacements of recovery codes leave exactly one whole set.
+///
 /// Codes regenerated twice at once: exactly one whole set survives; the
 /// codes of the other sets (shown to nobody, or to the other tab) never work.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn parallel_replacements_leave_exactly_one_code_set() {
-    let s = store_with(StorePolicy::default(), 20).await;
+pub async fn parallel_replacements_leave_exactly_one_code_set<H: Harness>(h: &H) {
+    let s = h.store_with(StorePolicy::default(), RACE_CONNECTIONS).await;
     let uid = s.create_user("regen@example.com", None).await.unwrap();
     s.replace_recovery_codes(uid, &codes("init", 10))
         .await
@@ -623,4 +785,26 @@ async fn parallel_replacements_leave_exactly_one_code_set() {
         left.iter().all(|c| c.secret.expose().starts_with(&set)),
         "all surviving codes are of one set"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use authn_core::MfaSecret;
+
+    #[test]
+    fn mfa_secret_limits() {
+        assert!(MfaSecret::parse(&"s".repeat(65536)).is_ok());
+        assert_eq!(
+            MfaSecret::parse(&"s".repeat(65537)).map_err(|e| e.field),
+            Err("secret")
+        );
+        for bad in ["", "   ", "ab\u{0}cd", "ab\ncd", "\u{7f}x"] {
+            assert_eq!(
+                MfaSecret::parse(bad).map_err(|e| e.field),
+                Err("secret"),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(MfaSecret::parse("  JBSW  ").unwrap().expose(), "JBSW");
+    }
 }

@@ -1,19 +1,20 @@
-//! MaintenanceStore against a real PostgreSQL: batched cleanup that deletes
-//! exactly the dead rows, and namespace statistics.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
+//! Maintenance (`MaintenanceStore`): cleanup that deletes exactly the dead
+//! rows of its namespace, in batches, never ending a lockout early; and the
+//! namespace statistics.
 
 use std::time::Duration;
 
 use authn_core::store::{
-    LoginAttemptStore, MaintenanceStore, MfaStore, SessionStore, TokenStore, UserStore,
+    LoginAttemptStore, MaintenanceStore, MfaStore, SessionStore, StoreHandle, TokenStore, UserStore,
 };
 use authn_core::{CleanupReport, MfaSecret, MfaType, Stats, StorePolicy, TokenType};
-use common::*;
 
+use crate::Harness;
+use crate::support::*;
+/// A lifetime that is over by the time the cleanup runs.
 const SHORT: Option<Duration> = Some(Duration::from_millis(300));
 
+/// Small batches, a short retention and window.
 fn cleanup_policy() -> StorePolicy {
     StorePolicy {
         cleanup_batch_size: 2,
@@ -23,9 +24,9 @@ fn cleanup_policy() -> StorePolicy {
     }
 }
 
-#[tokio::test]
-async fn cleanup_deletes_exactly_the_dead_rows_in_batches() {
-    let s = store_with(cleanup_policy(), 4).await;
+/// `cleanup_expired` deletes exactly the dead rows of its namespace, in batches, and audits one summary.
+pub async fn cleanup_deletes_exactly_the_dead_rows_in_batches<H: Harness>(h: &H) {
+    let s = h.store_with(cleanup_policy(), 4).await;
     let u = s.create_user("clean@example.com", None).await.unwrap();
 
     // sessions: 5 expiring, 3 revoked, 2 live
@@ -81,7 +82,7 @@ async fn cleanup_deletes_exactly_the_dead_rows_in_batches() {
     }
 
     // rows of another namespace are never touched
-    let other = s.namespace(&unique_namespace()).unwrap();
+    let other = elsewhere(&s);
     let ou = other.create_user("clean@example.com", None).await.unwrap();
     let (_, other_sess) = token();
     other
@@ -178,24 +179,25 @@ async fn cleanup_deletes_exactly_the_dead_rows_in_batches() {
     assert_eq!((r.sessions_deleted, r.attempts_deleted), (1, 1));
 }
 
-#[tokio::test]
-async fn cleanup_on_an_empty_namespace_returns_zeros() {
-    let s = store().await;
+/// Cleanup of an empty namespace reports zeros and still writes its summary event.
+pub async fn cleanup_on_an_empty_namespace_returns_zeros<H: Harness>(h: &H) {
+    let s = h.store().await;
     assert_eq!(s.cleanup_expired().await.unwrap(), CleanupReport::default());
     assert_eq!(events_of(&s, "cleanup_completed").await.len(), 1);
 }
 
-#[tokio::test]
-async fn cleanup_never_ends_a_lockout_early() {
+/// Cleanup never deletes attempts that still count toward a lockout.
+pub async fn cleanup_never_ends_a_lockout_early<H: Harness>(h: &H) {
     // retention shorter than the lockout window: attempts inside the window stay
-    let s = store_with(
-        StorePolicy {
-            attempt_retention: Duration::from_millis(200),
-            ..StorePolicy::default()
-        },
-        4,
-    )
-    .await;
+    let s = h
+        .store_with(
+            StorePolicy {
+                attempt_retention: Duration::from_millis(200),
+                ..StorePolicy::default()
+            },
+            4,
+        )
+        .await;
     for _ in 0..5 {
         s.record_login_attempt("locked@example.com", false, None)
             .await
@@ -210,9 +212,9 @@ async fn cleanup_never_ends_a_lockout_early() {
     );
 }
 
-#[tokio::test]
-async fn stats_count_the_namespace() {
-    let s = store().await;
+/// `get_stats` counts users, verified, disabled, active sessions and MFA users of the namespace.
+pub async fn stats_count_the_namespace<H: Harness>(h: &H) {
+    let s = h.store().await;
     let a = s.create_user("a@example.com", None).await.unwrap();
     let b = s.create_user("b@example.com", None).await.unwrap();
     let c = s.create_user("c@example.com", None).await.unwrap();
@@ -277,6 +279,6 @@ async fn stats_count_the_namespace() {
     assert!(s.update_email(a, "a2@example.com").await.unwrap());
     assert_eq!(s.get_stats().await.unwrap().verified_user_count, 0);
 
-    let fresh = s.namespace(&unique_namespace()).unwrap();
+    let fresh = elsewhere(&s);
     assert_eq!(fresh.get_stats().await.unwrap(), Stats::default());
 }

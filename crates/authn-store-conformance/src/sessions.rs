@@ -1,10 +1,6 @@
-//! Sessions with an authentication context: `create_session_with`,
-//! `rotate_session`, `step_up_session`, the per-session second-factor
-//! attempts (`reserve_session_mfa_attempt` / `finish_session_mfa_attempt`)
-//! and `revoke_other_sessions`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
+//! Sessions (`SessionStore`): creation, validation, extension that never
+//! shortens or revives, revocation, the authentication context (partial
+//! sessions, rotation, step-up), per-session second-factor attempts.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -12,12 +8,292 @@ use std::time::Duration;
 
 use authn_core::store::{SessionStore, UserStore};
 use authn_core::{
-    MfaReservation, NewSession, SessionUpgrade, StoreError, StorePolicy, TokenHash, UserId,
+    MfaReservation, NewSession, SessionId, SessionUpgrade, StoreError, StorePolicy, TokenHash,
+    UserId,
 };
-use authn_store_pg::PgStore;
 use chrono::{DateTime, Utc};
-use common::*;
 use tokio::sync::Barrier;
+
+use crate::Harness;
+use crate::support::*;
+/// `validate_session` returns the session and its user, with the default 7-day lifetime.
+pub async fn validate_returns_the_session_and_its_user<H: Harness>(h: &H) {
+    let s = h.store().await;
+    let uid = s.create_user("v@example.com", None).await.unwrap();
+    let (tok, hash) = token();
+    let sid = s
+        .create_session(uid, &hash, None, None, None)
+        .await
+        .unwrap();
+    let v = s
+        .validate_session(&authn_core::TokenHash::of_token(&tok))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (v.session_id, v.user_id, v.email.as_str()),
+        (sid, uid, "v@example.com")
+    );
+    assert!(!v.email_verified);
+    let week = (v.expires_at - v.created_at).num_seconds();
+    assert!(
+        (7 * 86_400 - 5..=7 * 86_400 + 5).contains(&week),
+        "default 7 days, got {week}s"
+    );
+    let (_, other) = token();
+    assert!(s.validate_session(&other).await.unwrap().is_none());
+    let ev = events_of(&s, "session_created").await;
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].resource_id.as_deref(), Some(sid.to_string().as_str()));
+}
+
+/// `create_session` refuses unknown and disabled users, taken hashes and bad lifetimes.
+pub async fn create_session_refuses_unknown_disabled_and_duplicate<H: Harness>(h: &H) {
+    let s = h.store().await;
+    let (_, h) = token();
+    assert!(matches!(
+        s.create_session(UserId::new(), &h, None, None, None).await,
+        Err(StoreError::NotFound { entity: "user" })
+    ));
+    let uid = s.create_user("x@example.com", None).await.unwrap();
+    s.create_session(uid, &h, None, None, None).await.unwrap();
+    assert!(matches!(
+        s.create_session(uid, &h, None, None, None).await,
+        Err(StoreError::AlreadyExists {
+            field: "token_hash"
+        })
+    ));
+    let (_, h2) = token();
+    assert_invalid(
+        s.create_session(uid, &h2, Some(Duration::ZERO), None, None)
+            .await,
+        "expires_in",
+    );
+    // beyond any sane lifetime (and PostgreSQL's timestamp range): typed, not a driver error
+    let millennia = Duration::from_secs(300_000 * 365 * 86_400);
+    assert_invalid(
+        s.create_session(uid, &h2, Some(millennia), None, None)
+            .await,
+        "expires_in",
+    );
+    assert_invalid(s.extend_session(&h, Some(millennia)).await, "extend_by");
+    s.disable_user(uid).await.unwrap();
+    assert!(matches!(
+        s.create_session(uid, &h2, None, None, None).await,
+        Err(StoreError::UserDisabled)
+    ));
+}
+
+/// Expired sessions do not validate, extend, or revoke.
+pub async fn expired_sessions_are_dead_and_cannot_be_extended<H: Harness>(h: &H) {
+    let s = h.store().await;
+    let uid = s.create_user("e@example.com", None).await.unwrap();
+    let (_, h) = token();
+    s.create_session(uid, &h, Some(Duration::from_millis(300)), None, None)
+        .await
+        .unwrap();
+    assert!(s.validate_session(&h).await.unwrap().is_some());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(s.validate_session(&h).await.unwrap().is_none());
+    assert!(
+        s.extend_session(&h, None).await.unwrap().is_none(),
+        "never revives"
+    );
+    assert!(s.validate_session(&h).await.unwrap().is_none());
+    assert!(
+        !s.revoke_session(&h).await.unwrap(),
+        "nothing active to revoke"
+    );
+    assert!(s.list_sessions(uid).await.unwrap().is_empty());
+}
+
+/// `extend_session` never shortens, never revives, and audits only real moves.
+pub async fn extend_never_shortens_and_audits_only_real_moves<H: Harness>(h: &H) {
+    let s = h.store().await;
+    let uid = s.create_user("x@example.com", None).await.unwrap();
+    let (_, h) = token();
+    s.create_session(uid, &h, Some(Duration::from_secs(3600)), None, None)
+        .await
+        .unwrap();
+    let before = s.validate_session(&h).await.unwrap().unwrap().expires_at;
+
+    // shorter than what is left: unchanged
+    let same = s
+        .extend_session(&h, Some(Duration::from_secs(60)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(same, before);
+    assert!(events_of(&s, "session_extended").await.is_empty());
+
+    let later = s
+        .extend_session(&h, Some(Duration::from_secs(7200)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(later > before);
+    let in_2h = Utc::now() + chrono::Duration::hours(2);
+    assert!((later - in_2h).num_seconds().abs() < 5);
+    assert_eq!(
+        s.validate_session(&h).await.unwrap().unwrap().expires_at,
+        later
+    );
+    let ev = events_of(&s, "session_extended").await;
+    assert_eq!(ev.len(), 1);
+    assert!(ev[0].old_values.is_some() && ev[0].new_values.is_some());
+
+    // default extension: the session lifetime (7 days)
+    let week = s.extend_session(&h, None).await.unwrap().unwrap();
+    assert!((week - Utc::now()).num_days() == 6 || (week - Utc::now()).num_days() == 7);
+    assert_invalid(
+        s.extend_session(&h, Some(Duration::ZERO)).await,
+        "extend_by",
+    );
+
+    // revoked and disabled-user sessions are never extended
+    s.revoke_session(&h).await.unwrap();
+    assert!(s.extend_session(&h, None).await.unwrap().is_none());
+    let (_, h2) = token();
+    s.create_session(uid, &h2, None, None, None).await.unwrap();
+    s.disable_user(uid).await.unwrap();
+    s.enable_user(uid).await.unwrap();
+    assert!(s.extend_session(&h2, None).await.unwrap().is_none());
+}
+
+/// Revocation by token, by id (owner only) and all-of-a-user, each audited.
+pub async fn revoke_one_all_and_by_id<H: Harness>(h: &H) {
+    let s = h.store().await;
+    let uid = s.create_user("r@example.com", None).await.unwrap();
+    let other = s.create_user("o@example.com", None).await.unwrap();
+    let mut hashes = Vec::new();
+    for _ in 0..3 {
+        let (_, h) = token();
+        s.create_session(uid, &h, None, None, None).await.unwrap();
+        hashes.push(h);
+    }
+    let (_, oh) = token();
+    let other_sid = s
+        .create_session(other, &oh, None, None, None)
+        .await
+        .unwrap();
+
+    assert!(s.revoke_session(&hashes[0]).await.unwrap());
+    assert!(!s.revoke_session(&hashes[0]).await.unwrap());
+    assert!(s.validate_session(&hashes[0]).await.unwrap().is_none());
+
+    // by id: only the owner's session
+    assert!(!s.revoke_session_by_id(uid, other_sid).await.unwrap());
+    assert!(s.validate_session(&oh).await.unwrap().is_some());
+    let sid1 = s
+        .validate_session(&hashes[1])
+        .await
+        .unwrap()
+        .unwrap()
+        .session_id;
+    assert!(s.revoke_session_by_id(uid, sid1).await.unwrap());
+    assert!(!s.revoke_session_by_id(uid, SessionId::new()).await.unwrap());
+
+    assert_eq!(s.revoke_all_sessions(uid).await.unwrap(), 1);
+    assert_eq!(s.revoke_all_sessions(uid).await.unwrap(), 0);
+    assert!(hashes.iter().all(|_| true));
+    for h in &hashes {
+        assert!(s.validate_session(h).await.unwrap().is_none());
+    }
+    assert!(
+        s.validate_session(&oh).await.unwrap().is_some(),
+        "other user untouched"
+    );
+    assert_eq!(events_of(&s, "session_revoked").await.len(), 2);
+    let all = events_of(&s, "sessions_revoked_all").await;
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].new_values.as_ref().unwrap()["revoked"], 1);
+}
+
+/// `list_sessions` lists active sessions newest first with client details, never a hash.
+pub async fn list_sessions_newest_first_with_client_details_and_no_hash<H: Harness>(h: &H) {
+    let s = h.store().await;
+    let uid = s.create_user("l@example.com", None).await.unwrap();
+    let v4: IpAddr = "203.0.113.7".parse().unwrap();
+    let v6: IpAddr = "2001:db8::42".parse().unwrap();
+    let (_, h1) = token();
+    let first = s
+        .create_session(uid, &h1, None, Some(v4), Some("curl/8.0"))
+        .await
+        .unwrap();
+    let (_, h2) = token();
+    let second = s
+        .create_session(uid, &h2, None, Some(v6), Some("  Firefox\u{0}/1 \n"))
+        .await
+        .unwrap();
+    let (_, h3) = token();
+    let long_ua = "x".repeat(2000);
+    let third = s
+        .create_session(uid, &h3, None, None, Some(&long_ua))
+        .await
+        .unwrap();
+    let (_, h4) = token();
+    s.create_session(uid, &h4, None, None, None).await.unwrap();
+    s.revoke_session(&h4).await.unwrap();
+
+    let list = s.list_sessions(uid).await.unwrap();
+    let ids: Vec<_> = list.iter().map(|x| x.id).collect();
+    assert_eq!(
+        ids,
+        [third, second, first],
+        "newest first, revoked excluded"
+    );
+    assert_eq!(list[2].ip_address, Some(v4));
+    assert_eq!(list[2].user_agent.as_deref(), Some("curl/8.0"));
+    assert_eq!(list[1].ip_address, Some(v6));
+    assert_eq!(
+        list[1].user_agent.as_deref(),
+        Some("Firefox/1"),
+        "control chars dropped"
+    );
+    assert_eq!(
+        list[0].user_agent.as_ref().map(String::len),
+        Some(512),
+        "cut to 512 bytes"
+    );
+    let json = serde_json::to_string(&list).unwrap();
+    for h in [&h1, &h2, &h3] {
+        assert!(!json.contains(h.as_str()), "no token hash in listings");
+    }
+    assert!(s.list_sessions(UserId::new()).await.unwrap().is_empty());
+}
+
+/// Concurrent extends never resurrect a concurrently revoked session.
+pub async fn concurrent_extend_and_revoke_never_resurrect<H: Harness>(h: &H) {
+    let s = h.store_with(Default::default(), RACE_CONNECTIONS).await;
+    let uid = s.create_user("race@example.com", None).await.unwrap();
+    for _ in 0..10 {
+        let (_, h) = token();
+        s.create_session(uid, &h, Some(Duration::from_secs(60)), None, None)
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let (s, h) = (s.clone(), h.clone());
+            tasks.push(tokio::spawn(async move {
+                if i == 4 {
+                    s.revoke_session(&h).await.map(|_| ())
+                } else {
+                    s.extend_session(&h, Some(Duration::from_secs(3600)))
+                        .await
+                        .map(|_| ())
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        assert!(
+            s.validate_session(&h).await.unwrap().is_none(),
+            "revoked stays revoked"
+        );
+        assert!(s.extend_session(&h, None).await.unwrap().is_none());
+    }
+}
 
 /// Asserts a database time is the current time (same host: a few seconds of slack).
 #[track_caller]
@@ -48,13 +324,13 @@ fn partial(user_id: UserId, hash: &TokenHash) -> NewSession {
     }
 }
 
-async fn user(s: &PgStore, email: &str) -> UserId {
+async fn user<S: UserStore>(s: &S, email: &str) -> UserId {
     s.create_user(email, None).await.unwrap()
 }
 
-#[tokio::test]
-async fn create_session_with_keeps_the_authentication_context() {
-    let s = store().await;
+/// `create_session_with` keeps partial, amr, acr, mfa_at and auth_time.
+pub async fn create_session_with_keeps_the_authentication_context<H: Harness>(h: &H) {
+    let s = h.store().await;
     let uid = user(&s, "ctx@example.com").await;
     let ip: IpAddr = "203.0.113.7".parse().unwrap();
 
@@ -130,9 +406,9 @@ async fn create_session_with_keeps_the_authentication_context() {
     assert_eq!(nv["amr"], serde_json::json!(["pwd"]));
 }
 
-#[tokio::test]
-async fn create_session_with_refuses_unknown_disabled_and_duplicate() {
-    let s = store().await;
+/// `create_session_with` refuses unknown and disabled users, taken hashes and zero lifetimes.
+pub async fn create_session_with_refuses_unknown_disabled_and_duplicate<H: Harness>(h: &H) {
+    let s = h.store().await;
     let (_, h) = token();
     assert!(matches!(
         s.create_session_with(&partial(UserId::new(), &h)).await,
@@ -162,9 +438,9 @@ async fn create_session_with_refuses_unknown_disabled_and_duplicate() {
     ));
 }
 
-#[tokio::test]
-async fn rotate_replaces_a_partial_session_by_a_full_one() {
-    let s = store().await;
+/// `rotate_session` kills the old token and makes a full session keeping auth_time.
+pub async fn rotate_replaces_a_partial_session_by_a_full_one<H: Harness>(h: &H) {
+    let s = h.store().await;
     let uid = user(&s, "rot@example.com").await;
     let ip: IpAddr = "2001:db8::5".parse().unwrap();
     let (_, old) = token();
@@ -241,9 +517,9 @@ async fn rotate_replaces_a_partial_session_by_a_full_one() {
     );
 }
 
-#[tokio::test]
-async fn rotate_refuses_sessions_that_are_not_valid() {
-    let s = store().await;
+/// Unknown, revoked, expired and disabled-user sessions do not rotate.
+pub async fn rotate_refuses_sessions_that_are_not_valid<H: Harness>(h: &H) {
+    let s = h.store().await;
     let uid = user(&s, "rv@example.com").await;
     let up = upgrade(&["otp"], "aal2");
 
@@ -285,9 +561,9 @@ async fn rotate_refuses_sessions_that_are_not_valid() {
     assert!(events_of(&s, "session_rotated").await.is_empty());
 }
 
-#[tokio::test]
-async fn rotate_onto_a_taken_hash_rolls_back() {
-    let s = store().await;
+/// Rotating onto a taken hash is `AlreadyExists` and leaves the old session intact.
+pub async fn rotate_onto_a_taken_hash_rolls_back<H: Harness>(h: &H) {
+    let s = h.store().await;
     let uid = user(&s, "taken@example.com").await;
     let (_, old) = token();
     let old_id = s.create_session_with(&partial(uid, &old)).await.unwrap();
@@ -325,11 +601,12 @@ async fn rotate_onto_a_taken_hash_rolls_back() {
     assert!(s.validate_session(&old).await.unwrap().is_none());
 }
 
+/// Of 20 parallel rotations of one session exactly one wins.
+///
 /// 20 parallel second-factor completions of one partial session: exactly one
 /// rotation wins, and exactly one new token works.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn parallel_rotations_of_one_session_make_one_new_session() {
-    let s = store_with(StorePolicy::default(), 20).await;
+pub async fn parallel_rotations_of_one_session_make_one_new_session<H: Harness>(h: &H) {
+    let s = h.store_with(StorePolicy::default(), RACE_CONNECTIONS).await;
     let uid = user(&s, "race@example.com").await;
     let (_, old) = token();
     s.create_session_with(&partial(uid, &old)).await.unwrap();
@@ -367,9 +644,9 @@ async fn parallel_rotations_of_one_session_make_one_new_session() {
     assert_eq!(events_of(&s, "session_rotated").await.len(), 1);
 }
 
-#[tokio::test]
-async fn step_up_records_a_second_factor_on_a_full_session() {
-    let s = store().await;
+/// `step_up_session` sets `mfa_at` on a full, valid session only.
+pub async fn step_up_records_a_second_factor_on_a_full_session<H: Harness>(h: &H) {
+    let s = h.store().await;
     let uid = user(&s, "step@example.com").await;
     let (_, full) = token();
     let sid = s
@@ -443,9 +720,9 @@ async fn step_up_records_a_second_factor_on_a_full_session() {
     assert_eq!(events_of(&s, "session_stepped_up").await.len(), 2);
 }
 
-#[tokio::test]
-async fn reservations_stop_at_max_and_successes_give_slots_back() {
-    let s = store().await;
+/// Session second-factor reservations stop at the maximum; successes give slots back.
+pub async fn reservations_stop_at_max_and_successes_give_slots_back<H: Harness>(h: &H) {
+    let s = h.store().await;
     let uid = user(&s, "res@example.com").await;
     let (_, h) = token();
     s.create_session_with(&partial(uid, &h)).await.unwrap();
@@ -501,9 +778,9 @@ async fn reservations_stop_at_max_and_successes_give_slots_back() {
     );
 }
 
-#[tokio::test]
-async fn five_wrong_codes_revoke_the_session() {
-    let s = store().await;
+/// The fifth wrong code revokes the session, once.
+pub async fn five_wrong_codes_revoke_the_session<H: Harness>(h: &H) {
+    let s = h.store().await;
     let uid = user(&s, "wrong@example.com").await;
     let (_, h) = token();
     let sid = s.create_session_with(&partial(uid, &h)).await.unwrap();
@@ -528,11 +805,12 @@ async fn five_wrong_codes_revoke_the_session() {
     assert!(s.list_sessions(uid).await.unwrap().is_empty());
 }
 
+/// Of 20 parallel codes on one session exactly the maximum are checked and one revokes it.
+///
 /// 20 parallel codes on one session (max 5): exactly 5 get checked, and
 /// when all 5 are wrong exactly one of them kills the session.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn parallel_codes_on_one_session_never_get_past_max() {
-    let s = store_with(StorePolicy::default(), 20).await;
+pub async fn parallel_codes_on_one_session_never_get_past_max<H: Harness>(h: &H) {
+    let s = h.store_with(StorePolicy::default(), RACE_CONNECTIONS).await;
     let uid = user(&s, "pc@example.com").await;
     let (_, h) = token();
     s.create_session_with(&partial(uid, &h)).await.unwrap();
@@ -574,9 +852,9 @@ async fn parallel_codes_on_one_session_never_get_past_max() {
     assert_eq!(events_of(&s, "session_mfa_exhausted").await.len(), 1);
 }
 
-#[tokio::test]
-async fn revoke_other_sessions_keeps_exactly_one() {
-    let s = store().await;
+/// `revoke_other_sessions` revokes every other active session of the user and keeps one.
+pub async fn revoke_other_sessions_keeps_exactly_one<H: Harness>(h: &H) {
+    let s = h.store().await;
     let a = user(&s, "a@example.com").await;
     let b = user(&s, "b@example.com").await;
     let (_, a1) = token();

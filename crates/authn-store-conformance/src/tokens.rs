@@ -1,20 +1,19 @@
-//! TokenStore against a real PostgreSQL: one-time tokens are single-use,
-//! typed, expiring, bound to the user's address and dead for disabled users.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod common;
+//! One-time tokens (`TokenStore`): single use, also under concurrency;
+//! typed; expiring; bound to the address they were issued to; dead for
+//! disabled users; every consumption audited.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use authn_core::store::{TokenStore, UserStore};
+use authn_core::store::{AuditStore, TokenStore, UserStore};
 use authn_core::{StoreError, StoreResult, TokenType, UserId};
 use chrono::{DateTime, Utc};
-use common::*;
 
-#[tokio::test]
-async fn consume_returns_user_and_email_exactly_once() {
-    let s = store().await;
+use crate::Harness;
+use crate::support::*;
+/// `consume_token` returns the user and email exactly once and audits it.
+pub async fn consume_returns_user_and_email_exactly_once<H: Harness>(h: &H) {
+    let s = h.store().await;
     let id = s.create_user("Tok@Example.com", None).await.unwrap();
     let (raw, h) = token();
     let tid = s
@@ -23,7 +22,7 @@ async fn consume_returns_user_and_email_exactly_once() {
         .unwrap();
 
     // another namespace does not know the token and cannot use it up
-    let elsewhere = s.namespace(&unique_namespace()).unwrap();
+    let elsewhere = elsewhere(&s);
     assert!(
         elsewhere
             .consume_token(&h, TokenType::PasswordReset)
@@ -72,9 +71,9 @@ async fn consume_returns_user_and_email_exactly_once() {
     assert_eq!(nv["token_type"], "password_reset");
 }
 
-#[tokio::test]
-async fn wrong_type_does_not_use_the_token_up() {
-    let s = store().await;
+/// Consuming with the wrong type does not use the token up.
+pub async fn wrong_type_does_not_use_the_token_up<H: Harness>(h: &H) {
+    let s = h.store().await;
     let id = s.create_user("type@example.com", None).await.unwrap();
     let (_, h) = token();
     s.create_token(id, &h, TokenType::MagicLink, None)
@@ -105,9 +104,9 @@ async fn wrong_type_does_not_use_the_token_up() {
     assert!(events_of(&s, "email_verified").await.is_empty());
 }
 
-#[tokio::test]
-async fn expired_tokens_do_not_consume_and_zero_lifetime_is_invalid() {
-    let s = store().await;
+/// Expired tokens do not consume; a zero lifetime is `InvalidInput`.
+pub async fn expired_tokens_do_not_consume_and_zero_lifetime_is_invalid<H: Harness>(h: &H) {
+    let s = h.store().await;
     let id = s.create_user("exp@example.com", None).await.unwrap();
     let (_, h) = token();
     s.create_token(
@@ -138,10 +137,7 @@ async fn expired_tokens_do_not_consume_and_zero_lifetime_is_invalid() {
 }
 
 /// The `expires_at` written into the `token_created` event of `token_id`.
-async fn audited_expiry(
-    s: &authn_store_pg::PgStore,
-    token_id: authn_core::TokenId,
-) -> DateTime<Utc> {
+async fn audited_expiry<S: AuditStore>(s: &S, token_id: authn_core::TokenId) -> DateTime<Utc> {
     let ev = events_of(s, "token_created").await;
     let e = ev
         .iter()
@@ -151,9 +147,9 @@ async fn audited_expiry(
     serde_json::from_value(v["expires_at"].clone()).unwrap()
 }
 
-#[tokio::test]
-async fn default_lifetimes_per_type() {
-    let s = store().await;
+/// Tokens get their type's default lifetime unless one is given.
+pub async fn default_lifetimes_per_type<H: Harness>(h: &H) {
+    let s = h.store().await;
     let id = s.create_user("life@example.com", None).await.unwrap();
     for (tt, expected) in [
         (TokenType::PasswordReset, Duration::from_secs(3600)),
@@ -196,9 +192,11 @@ async fn default_lifetimes_per_type() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_consumers_exactly_one_wins() {
-    let s = store_with(authn_core::StorePolicy::default(), 20).await;
+/// Of 50 concurrent consumers of one token exactly one wins.
+pub async fn concurrent_consumers_exactly_one_wins<H: Harness>(h: &H) {
+    let s = h
+        .store_with(authn_core::StorePolicy::default(), RACE_CONNECTIONS)
+        .await;
     let id = s.create_user("race@example.com", None).await.unwrap();
     let (_, h) = token();
     s.create_token(id, &h, TokenType::MagicLink, None)
@@ -234,9 +232,9 @@ async fn concurrent_consumers_exactly_one_wins() {
     assert_eq!(events_of(&s, "token_consumed").await.len(), 1);
 }
 
-#[tokio::test]
-async fn disabled_users_tokens_are_dead_for_good() {
-    let s = store().await;
+/// A disabled user's tokens stay dead after `enable_user`.
+pub async fn disabled_users_tokens_are_dead_for_good<H: Harness>(h: &H) {
+    let s = h.store().await;
     let id = s.create_user("dis@example.com", None).await.unwrap();
     let (_, h) = token();
     s.create_token(id, &h, TokenType::PasswordReset, None)
@@ -271,9 +269,9 @@ async fn disabled_users_tokens_are_dead_for_good() {
     );
 }
 
-#[tokio::test]
-async fn create_token_errors_are_typed() {
-    let s = store().await;
+/// `create_token` errors are typed: unknown or foreign user, disabled user, taken hash.
+pub async fn create_token_errors_are_typed<H: Harness>(h: &H) {
+    let s = h.store().await;
     let (_, h) = token();
     assert!(matches!(
         s.create_token(UserId::new(), &h, TokenType::MagicLink, None)
@@ -305,7 +303,7 @@ async fn create_token_errors_are_typed() {
         }
     }
     // a user of another namespace is unknown here
-    let elsewhere = s.namespace(&unique_namespace()).unwrap();
+    let elsewhere = elsewhere(&s);
     let (_, h2) = token();
     assert!(matches!(
         elsewhere
@@ -316,9 +314,9 @@ async fn create_token_errors_are_typed() {
     assert_eq!(events_of(&s, "token_created").await.len(), 1);
 }
 
-#[tokio::test]
-async fn verify_email_sets_verified_and_is_single_use() {
-    let s = store().await;
+/// `verify_email` sets `email_verified_at` and is single use.
+pub async fn verify_email_sets_verified_and_is_single_use<H: Harness>(h: &H) {
+    let s = h.store().await;
     let id = s.create_user("ver@example.com", None).await.unwrap();
     let (_, h) = token();
     let tid = s
@@ -358,9 +356,9 @@ async fn verify_email_sets_verified_and_is_single_use() {
     assert_eq!(events_of(&s, "token_consumed").await.len(), 1);
 }
 
-#[tokio::test]
-async fn tokens_are_bound_to_the_address_they_were_issued_for() {
-    let s = store().await;
+/// Tokens are bound to the address they were issued for.
+pub async fn tokens_are_bound_to_the_address_they_were_issued_for<H: Harness>(h: &H) {
+    let s = h.store().await;
     let id = s.create_user("old@example.com", None).await.unwrap();
     let (_, verify) = token();
     s.create_token(id, &verify, TokenType::EmailVerify, None)
@@ -422,9 +420,9 @@ async fn tokens_are_bound_to_the_address_they_were_issued_for() {
     );
 }
 
-#[tokio::test]
-async fn invalidate_tokens_counts_only_live_tokens_of_that_type() {
-    let s = store().await;
+/// `invalidate_tokens` kills and counts only live tokens of that user and type.
+pub async fn invalidate_tokens_counts_only_live_tokens_of_that_type<H: Harness>(h: &H) {
+    let s = h.store().await;
     let id = s.create_user("inv@example.com", None).await.unwrap();
     let other = s.create_user("inv2@example.com", None).await.unwrap();
     let (_, r1) = token();
