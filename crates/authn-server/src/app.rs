@@ -47,38 +47,64 @@ pub enum AppError {
     /// Listening or serving.
     #[error("network: {0}")]
     Io(#[from] std::io::Error),
+    /// No database where one was expected (a CLI command other than
+    /// `serve` or `migrate`, pointed at a missing SQLite file).
+    #[error(
+        "no database at {}: start `authn serve` (or run `authn migrate`) with the same AUTHN_DATA_DIR and AUTHN_DATABASE_URL first",
+        .0.display()
+    )]
+    NoDatabase(std::path::PathBuf),
     /// A zero rate limit.
     #[error("configuration: the rate limit must be positive")]
     RateLimit,
 }
 
-/// Connects to the configured database (creating a missing PostgreSQL
-/// database when `migrate` is set), migrates when asked, and returns a
-/// handle on the configured namespace.
+/// Connects to the configured database, migrates it when asked, and
+/// returns a handle on the configured namespace.
 ///
-/// The embedded SQLite default (no URL) is always created and migrated:
-/// it belongs to this server alone, so there is no one else to do it.
+/// With `create` (what `serve` and `migrate` do) a missing database is
+/// created: a PostgreSQL database when the role may, a SQLite file (owner
+/// only, in an owner-only directory). Without it (the other CLI commands)
+/// a missing SQLite file is an error rather than a new empty database
+/// wherever the command happened to run. SQLite files are always
+/// migrated: they belong to this server alone, so no one else will.
 ///
 /// # Errors
-/// The database cannot be reached, created or migrated.
-pub async fn open_store(config: &ServerConfig, migrate: bool) -> Result<AnyStore, AppError> {
+/// The database is missing, or cannot be reached, created or migrated.
+pub async fn open_store(config: &ServerConfig, create: bool) -> Result<AnyStore, AppError> {
     // A short acquire timeout: while the database is away, requests fail
     // fast with 503 instead of piling up.
     let (pool, acquire) = (16, Duration::from_secs(3));
     let (store, migrate) = match config.database() {
         DatabaseLocation::EmbeddedFile(path) => {
-            std::fs::create_dir_all(&config.data_dir)?;
-            let store = SqliteStore::open(&path).await?;
+            let fresh = !path.exists();
+            if fresh && !create {
+                return Err(AppError::NoDatabase(absolute(&path)));
+            }
+            keys::create_dir(&config.data_dir)?;
+            let store = SqliteStore::open_with(&path, pool, acquire).await?;
+            if fresh {
+                tracing::warn!(
+                    path = %absolute(&path).display(),
+                    "created a new embedded SQLite database; set AUTHN_DATABASE_URL to use PostgreSQL"
+                );
+            }
             (AnyStore::from(store), true)
         }
         DatabaseLocation::Url(url) => {
-            if migrate && AnyStore::create_database_if_missing(&url).await? {
+            let backend = Backend::of_url(&url)?;
+            if backend == Backend::Sqlite
+                && !create
+                && let Some(file) = SqliteStore::file_of(&url)?
+                && !file.exists()
+            {
+                return Err(AppError::NoDatabase(absolute(&file)));
+            }
+            if create && AnyStore::create_database_if_missing(&url).await? {
                 tracing::info!("created the database");
             }
             let store = AnyStore::connect_with(&url, pool, acquire).await?;
-            // A SQLite file named by URL is as private as the default one.
-            let migrate = migrate || store.backend() == Backend::Sqlite;
-            (store, migrate)
+            (store, create || backend == Backend::Sqlite)
         }
     };
     if migrate {
@@ -87,11 +113,19 @@ pub async fn open_store(config: &ServerConfig, migrate: bool) -> Result<AnyStore
     Ok(store.namespace(&config.namespace)?)
 }
 
+/// `path` made absolute against the working directory (for messages: a
+/// relative path in a log says little about where the data is).
+fn absolute(path: &std::path::Path) -> std::path::PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
 /// The database location for logs: the URL without its password, or the
-/// embedded file's path.
+/// embedded file's absolute path.
 pub fn describe_database(config: &ServerConfig) -> String {
     match config.database() {
-        DatabaseLocation::EmbeddedFile(path) => format!("sqlite file {}", path.display()),
+        DatabaseLocation::EmbeddedFile(path) => {
+            format!("sqlite file {}", absolute(&path).display())
+        }
         DatabaseLocation::Url(url) => crate::config::redact_url(&url),
     }
 }

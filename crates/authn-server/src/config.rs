@@ -336,10 +336,14 @@ impl ServerConfig {
             })?;
         }
         if let Some(url) = &self.database_url {
-            authn_store::Backend::of_url(url).map_err(|_| {
+            let backend = authn_store::Backend::of_url(url).map_err(|_| {
                 ConfigError::DatabaseUrl("must be a postgres:// or sqlite:// URL".into())
             })?;
-            Url::parse(url).map_err(|e| ConfigError::DatabaseUrl(e.to_string()))?;
+            // A sqlite: URL is a path, not a host (`sqlite://my dir/authn.db`
+            // is fine): the SQLite store checks it when it opens it.
+            if backend == authn_store::Backend::Postgres {
+                Url::parse(url).map_err(|e| ConfigError::DatabaseUrl(e.to_string()))?;
+            }
         }
         if let Some(key) = &self.server_key {
             crate::keys::from_env_key(key).map_err(|e| ConfigError::ServerKey(e.to_string()))?;
@@ -967,6 +971,19 @@ mod tests {
         let err = check(&|c| c.database_url = Some("pw-secret-not-a-url".into()));
         assert!(matches!(err, ConfigError::DatabaseUrl(_)));
         assert!(!err.to_string().contains("pw-secret"));
+        let err = check(&|c| c.database_url = Some("mysql://root:pw-secret@db/authn".into()));
+        assert!(matches!(err, ConfigError::DatabaseUrl(_)));
+        assert!(!err.to_string().contains("pw-secret"));
+        // SQLite URLs are paths: a space or a relative first segment is fine
+        for url in [
+            "sqlite://my dir/authn.db",
+            "sqlite:authn.db",
+            "sqlite:///var/lib/authn.db",
+        ] {
+            let mut c = valid();
+            c.database_url = Some(url.into());
+            assert_eq!(c.validate(), Ok(()), "{url}");
+        }
         let err = check(&|c| c.server_key = Some("c2hvcnQ=".into()));
         assert!(matches!(err, ConfigError::ServerKey(_)));
         assert!(!err.to_string().contains("c2hvcnQ"));

@@ -299,7 +299,8 @@ fn to_key_file(path: &Path, disk: DiskFile, created: bool) -> Result<KeyFile, Ke
     })
 }
 
-fn create_dir(dir: &Path) -> Result<(), KeyError> {
+/// Creates `dir` (and its parents) readable by the owner alone (0700).
+pub(crate) fn create_dir(dir: &Path) -> Result<(), KeyError> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]

@@ -473,6 +473,22 @@ async fn zero_setup_serve_creates_its_database_and_keys_and_says_what_next() {
     // not exist yet.
     let env = Env::embedded();
     let data = env.data_dir.path().join("fresh").join("data");
+
+    // A command other than serve/migrate does not make an empty database
+    // wherever it runs: it says where it looked.
+    let mut cmd = env.command(&["stats"]);
+    cmd.env("AUTHN_DATA_DIR", &data);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no database at") && err.contains("authn.db"),
+        "{err}"
+    );
+    assert!(!data.join("authn.db").exists());
+
     let served = Served::start(&env, &data, "first.log").await;
     let c = served.client.clone();
     let r = c.get(served.url("/readyz")).send().await.unwrap();
@@ -485,6 +501,17 @@ async fn zero_setup_serve_creates_its_database_and_keys_and_says_what_next() {
         data.join("server-key.json").is_file(),
         "the key is generated"
     );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            mode(&data),
+            0o700,
+            "the data directory is the owner's alone"
+        );
+        assert_eq!(mode(&data.join("authn.db")), 0o600);
+    }
     let log = served.log();
     assert!(
         log.contains(&format!("listening on {}", served.base)),

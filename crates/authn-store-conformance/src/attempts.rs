@@ -180,12 +180,13 @@ pub async fn emails_are_normalised<H: Harness>(h: &H) {
 /// Parallel failures are all counted once and exactly one of them starts the lockout.
 pub async fn concurrent_failures_are_all_counted_and_lock_once<H: Harness>(h: &H) {
     let s = h.store_with(StorePolicy::default(), RACE_CONNECTIONS).await;
+    let peers = peers(h, &s).await;
     let email = "burst@example.com";
     let n = 50;
     let barrier = Arc::new(tokio::sync::Barrier::new(n));
     let tasks: Vec<_> = (0..n)
-        .map(|_| {
-            let s = s.clone();
+        .map(|i| {
+            let s = peers[i % peers.len()].clone();
             let barrier = barrier.clone();
             tokio::spawn(async move {
                 barrier.wait().await;
@@ -477,10 +478,11 @@ pub async fn a_late_finished_permit_does_not_log_the_episode_twice<H: Harness>(h
 /// lockout is recorded once.
 pub async fn parallel_guesses_never_get_past_the_limit<H: Harness>(h: &H) {
     let s = h.store_with(StorePolicy::default(), RACE_CONNECTIONS).await;
+    let peers = peers(h, &s).await;
     let barrier = Arc::new(Barrier::new(50));
     let mut tasks = Vec::new();
     for i in 0..50u8 {
-        let (s, barrier) = (s.clone(), barrier.clone());
+        let (s, barrier) = (peers[usize::from(i) % peers.len()].clone(), barrier.clone());
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
             let ip = Some(std::net::IpAddr::from([198, 51, 100, i]));
@@ -708,10 +710,11 @@ pub async fn a_password_lockout_does_not_lock_the_second_factor<H: Harness>(h: &
 pub async fn parallel_mfa_attempts_never_get_past_the_limit<H: Harness>(h: &H) {
     let s = h.store_with(StorePolicy::default(), RACE_CONNECTIONS).await;
     let uid = s.create_user("mfarace@example.com", None).await.unwrap();
+    let peers = peers(h, &s).await;
     let barrier = Arc::new(Barrier::new(30));
     let mut tasks = Vec::new();
-    for _ in 0..30 {
-        let (s, barrier) = (s.clone(), barrier.clone());
+    for i in 0..30 {
+        let (s, barrier) = (peers[i % peers.len()].clone(), barrier.clone());
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
             match s.begin_mfa_attempt(uid, None).await {
@@ -740,8 +743,9 @@ pub async fn parallel_mfa_attempts_never_get_past_the_limit<H: Harness>(h: &H) {
 
     let barrier = Arc::new(Barrier::new(permits.len()));
     let mut tasks = Vec::new();
-    for p in permits {
-        let (s, barrier) = (s.clone(), barrier.clone());
+    for (i, p) in permits.into_iter().enumerate() {
+        // finished by another process than the one that reserved it
+        let (s, barrier) = (peers[(i + 1) % peers.len()].clone(), barrier.clone());
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
             s.finish_login_attempt(&p, false)
@@ -757,4 +761,67 @@ pub async fn parallel_mfa_attempts_never_get_past_the_limit<H: Harness>(h: &H) {
     assert_eq!(started, 1);
     assert_eq!(events_of(&s, "mfa_attempt_failed").await.len(), 10);
     assert_eq!(events_of(&s, "mfa_lockout_triggered").await.len(), 1);
+}
+
+/// Failures recorded and permits finished from several processes at once all count and start one lockout.
+///
+/// Half the tasks record failures (`record_login_attempt`), half go
+/// through the gate (`begin_login_attempt` then a wrong password), spread
+/// over handles with pools of their own: every failure is counted and
+/// audited once, at most the limit get a permit, one lockout episode.
+pub async fn failures_from_several_processes_start_one_lockout<H: Harness>(h: &H) {
+    let s = h.store_with(StorePolicy::default(), RACE_CONNECTIONS).await;
+    let peers = peers(h, &s).await;
+    let email = "mixed@example.com";
+    let n = 30;
+    let barrier = Arc::new(Barrier::new(n));
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let (s, barrier) = (peers[i % peers.len()].clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            if i % 2 == 0 {
+                let o = s.record_login_attempt(email, false, None).await.unwrap();
+                (false, Some(o.lockout_started))
+            } else {
+                match s.begin_login_attempt(email, None).await {
+                    Ok(permit) => {
+                        let o = s.finish_login_attempt(&permit, false).await.unwrap();
+                        (true, Some(o.lockout_started))
+                    }
+                    Err(StoreError::Locked { .. }) => (true, None),
+                    Err(e) => panic!("unexpected error {e:?}"),
+                }
+            }
+        }));
+    }
+    let (mut recorded, mut permitted, mut started) = (0, 0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            (false, Some(st)) => {
+                recorded += 1;
+                started += usize::from(st);
+            }
+            (true, Some(st)) => {
+                permitted += 1;
+                started += usize::from(st);
+            }
+            (_, None) => {}
+        }
+    }
+    assert_eq!(recorded, n / 2, "recording never refuses");
+    assert!(permitted <= 5, "{permitted} permits: past the limit of 5");
+    assert_eq!(started, 1, "exactly one failure starts the lockout");
+    assert_eq!(events_of(&s, "lockout_triggered").await.len(), 1);
+    assert_eq!(
+        events_of(&s, "login_attempt_failed").await.len(),
+        recorded + permitted,
+        "every failure audited once"
+    );
+    assert_eq!(
+        s.get_recent_attempts(email, Some(100)).await.unwrap().len(),
+        recorded + permitted,
+        "refused attempts leave no row"
+    );
+    assert!(s.is_locked_out(email, None, None).await.unwrap());
 }

@@ -546,6 +546,177 @@ pub async fn no_secret_ever_reaches_an_audit_event<H: Harness>(h: &H) {
     }
 }
 
+/// Runs a failing operation and asserts it failed as `expected` says and
+/// wrote no audit event.
+macro_rules! fails_unaudited {
+    ($s:expr, $what:literal, $op:expr, $expected:pat) => {{
+        let before = all_events($s).await.len();
+        let r = $op.await;
+        assert!(matches!(r, $expected), "{}: unexpected result {r:?}", $what);
+        assert_eq!(
+            all_events($s).await.len(),
+            before,
+            "{}: a failed operation wrote an audit event",
+            $what
+        );
+    }};
+}
+
+/// A failed operation writes no audit event.
+///
+/// Refused creations (duplicate or malformed email, unknown or disabled
+/// user, taken hash), an email change to a taken address, MFA writes for an
+/// unknown user, a rotation onto a taken hash and a finished permit: each
+/// fails with its typed error and the audit log does not grow.
+pub async fn a_failed_operation_writes_no_audit_event<H: Harness>(h: &H) {
+    use authn_core::{NewSession, NewUser, SessionUpgrade, StoreError};
+    let s = h.store().await;
+    let uid = s.create_user("taken@example.com", None).await.unwrap();
+    let other = s.create_user("other@example.com", None).await.unwrap();
+    let off = s.create_user("off@example.com", None).await.unwrap();
+    assert!(s.disable_user(off).await.unwrap());
+    let (_, sess) = token();
+    s.create_session_with(&NewSession {
+        partial: true,
+        ..NewSession::new(uid, sess.clone())
+    })
+    .await
+    .unwrap();
+    let (_, tok) = token();
+    s.create_token(uid, &tok, TokenType::MagicLink, None)
+        .await
+        .unwrap();
+    let unknown = UserId::new();
+    let (_, fresh) = token();
+
+    // users
+    fails_unaudited!(
+        &s,
+        "duplicate create_user",
+        s.create_user(" TAKEN@example.com", None),
+        Err(StoreError::AlreadyExists { field: "email" })
+    );
+    fails_unaudited!(
+        &s,
+        "duplicate create_user_with",
+        s.create_user_with(&NewUser {
+            email: "taken@example.com".to_owned(),
+            ..NewUser::default()
+        }),
+        Err(StoreError::AlreadyExists { field: "email" })
+    );
+    fails_unaudited!(
+        &s,
+        "malformed email",
+        s.create_user("not-an-email", None),
+        Err(StoreError::InvalidInput(_))
+    );
+    fails_unaudited!(
+        &s,
+        "update_email to a taken address",
+        s.update_email(other, "Taken@example.com"),
+        Err(StoreError::AlreadyExists { field: "email" })
+    );
+    assert_eq!(
+        s.get_user(other).await.unwrap().unwrap().email.as_str(),
+        "other@example.com"
+    );
+
+    // sessions
+    fails_unaudited!(
+        &s,
+        "create_session for an unknown user",
+        s.create_session(unknown, &fresh, None, None, None),
+        Err(StoreError::NotFound { entity: "user" })
+    );
+    fails_unaudited!(
+        &s,
+        "create_session_with for an unknown user",
+        s.create_session_with(&NewSession::new(unknown, fresh.clone())),
+        Err(StoreError::NotFound { entity: "user" })
+    );
+    fails_unaudited!(
+        &s,
+        "create_session for a disabled user",
+        s.create_session(off, &fresh, None, None, None),
+        Err(StoreError::UserDisabled)
+    );
+    fails_unaudited!(
+        &s,
+        "create_session on a taken hash",
+        s.create_session(other, &sess, None, None, None),
+        Err(StoreError::AlreadyExists {
+            field: "token_hash"
+        })
+    );
+    fails_unaudited!(
+        &s,
+        "rotate_session onto a taken hash",
+        s.rotate_session(&sess, &sess, &SessionUpgrade::default()),
+        Err(StoreError::AlreadyExists {
+            field: "token_hash"
+        })
+    );
+    assert!(s.validate_session(&fresh).await.unwrap().is_none());
+
+    // tokens
+    fails_unaudited!(
+        &s,
+        "create_token for an unknown user",
+        s.create_token(unknown, &fresh, TokenType::PasswordReset, None),
+        Err(StoreError::NotFound { entity: "user" })
+    );
+    fails_unaudited!(
+        &s,
+        "create_token for a disabled user",
+        s.create_token(off, &fresh, TokenType::PasswordReset, None),
+        Err(StoreError::UserDisabled)
+    );
+    fails_unaudited!(
+        &s,
+        "create_token on a taken hash",
+        s.create_token(other, &tok, TokenType::PasswordReset, None),
+        Err(StoreError::AlreadyExists {
+            field: "token_hash"
+        })
+    );
+
+    // MFA
+    fails_unaudited!(
+        &s,
+        "add_mfa for an unknown user",
+        s.add_mfa(unknown, MfaType::Totp, &secret("S"), None),
+        Err(StoreError::NotFound { entity: "user" })
+    );
+    fails_unaudited!(
+        &s,
+        "add_pending_mfa for an unknown user",
+        s.add_pending_mfa(unknown, MfaType::Totp, &secret("S"), None),
+        Err(StoreError::NotFound { entity: "user" })
+    );
+    fails_unaudited!(
+        &s,
+        "replace_recovery_codes for an unknown user",
+        s.replace_recovery_codes(unknown, &[secret("C")]),
+        Err(StoreError::NotFound { entity: "user" })
+    );
+
+    // a permit finished twice
+    let permit = s
+        .begin_login_attempt("taken@example.com", None)
+        .await
+        .unwrap();
+    s.finish_login_attempt(&permit, true).await.unwrap();
+    fails_unaudited!(
+        &s,
+        "finish_login_attempt of a finished permit",
+        s.finish_login_attempt(&permit, false),
+        Err(StoreError::NotFound {
+            entity: "login_attempt"
+        })
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use authn_core::Actor;

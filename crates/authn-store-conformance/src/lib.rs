@@ -36,11 +36,12 @@
 //! - [`handle`]: namespace names, policy and actor carried by handles,
 //!   `migrate`/`ready`.
 //! - [`support`]: helpers (`phc`, `token`, `events_of`, `assert_invalid`,
-//!   fresh namespaces), not tests.
+//!   fresh namespaces, `peers` for races), not tests.
 //!
-//! Race tests spawn N tasks on clones of one handle and assert outcomes
-//! (exactly one winner, exact counts), never timing: a backend may
-//! serialise writers.
+//! Race tests spawn N tasks spread over peers of one handle (handles on the
+//! same namespace with pools of their own, [`Harness::peer`], as several
+//! server processes would have) and assert outcomes (exactly one winner,
+//! exact counts), never timing: a backend may serialise writers.
 // A test suite fails loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -83,6 +84,17 @@ pub trait Harness: Send + Sync + Sized + 'static {
     fn store(&self) -> impl Future<Output = Self::Store> + Send {
         self.store_with(StorePolicy::default(), 8)
     }
+
+    /// Another handle on the same database and namespace as `store`, with
+    /// the same policy and actor but its own connection pool (of
+    /// [`support::RACE_CONNECTIONS`]): another process's worth. Race tests
+    /// spread their tasks over peers, so a backend that queues one pool's
+    /// writers in-process (SQLite) is raced through the database's own
+    /// locking too. Default: a clone of `store` (the same pool).
+    fn peer(&self, store: &Self::Store) -> impl Future<Output = Self::Store> + Send {
+        let same = store.clone();
+        async move { same }
+    }
 }
 
 /// Instantiates every conformance test for a [`Harness`] type, as one
@@ -109,6 +121,9 @@ macro_rules! conformance_tests {
                 update_profile_toggles_verification,
                 a_no_op_update_writes_no_audit,
                 update_profile_of_an_unknown_user_or_with_a_bad_name,
+                nothing_made_during_a_disable_stays_usable,
+                rotations_during_a_disable_leave_no_usable_session,
+                list_users_default_page_is_100_and_limits_clamp_to_1000,
             }
             sessions {
                 validate_returns_the_session_and_its_user,
@@ -129,6 +144,8 @@ macro_rules! conformance_tests {
                 five_wrong_codes_revoke_the_session,
                 parallel_codes_on_one_session_never_get_past_max,
                 revoke_other_sessions_keeps_exactly_one,
+                interleaved_codes_from_several_processes_never_get_past_max,
+                rotations_during_a_revoke_all_leave_no_rotated_session,
             }
             tokens {
                 consume_returns_user_and_email_exactly_once,
@@ -163,6 +180,9 @@ macro_rules! conformance_tests {
                 remove_all_mfa_resets_confirmed_and_pending,
                 parallel_enrollments_leave_one_pending_method,
                 parallel_replacements_leave_exactly_one_code_set,
+                every_code_of_a_set_is_spent_once_across_processes,
+                totp_steps_from_several_processes_are_each_accepted_at_most_once,
+                a_replacement_racing_code_uses_leaves_the_new_set,
             }
             attempts {
                 fifth_failure_locks_and_starts_the_episode,
@@ -183,6 +203,7 @@ macro_rules! conformance_tests {
                 mfa_attempts_lock_the_user_after_the_limit,
                 a_password_lockout_does_not_lock_the_second_factor,
                 parallel_mfa_attempts_never_get_past_the_limit,
+                failures_from_several_processes_start_one_lockout,
             }
             audit {
                 actor_context_is_written_into_events_and_clears_to_none,
@@ -191,6 +212,7 @@ macro_rules! conformance_tests {
                 pagination_walks_every_event_exactly_once,
                 limits_and_cursors_are_validated,
                 no_secret_ever_reaches_an_audit_event,
+                a_failed_operation_writes_no_audit_event,
             }
             maintenance {
                 cleanup_deletes_exactly_the_dead_rows_in_batches,
@@ -206,11 +228,17 @@ macro_rules! conformance_tests {
             }
             isolation {
                 nothing_of_one_namespace_is_visible_or_changeable_from_another,
+                profiles_and_sessions_are_out_of_reach_of_another_namespace,
+                mfa_methods_are_out_of_reach_of_another_namespace,
+                attempt_permits_are_out_of_reach_of_another_namespace,
             }
             handle {
                 namespace_names_are_validated,
                 migrate_is_idempotent,
                 copies_carry_policy_and_actor,
+                a_peer_is_the_same_namespace_policy_and_actor,
+                a_zero_session_lifetime_is_refused_naming_it,
+                a_zero_lockout_window_is_refused_naming_it,
             }
         );
     };

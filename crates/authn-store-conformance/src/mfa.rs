@@ -252,11 +252,12 @@ pub async fn concurrent_removals_exactly_one_wins<H: Harness>(h: &H) {
         .add_mfa(id, MfaType::RecoveryCodes, &secret("CODE-HASH"), None)
         .await
         .unwrap();
+    let peers = peers(h, &s).await;
     let n = 20;
     let barrier = Arc::new(tokio::sync::Barrier::new(n));
     let tasks: Vec<_> = (0..n)
-        .map(|_| {
-            let s = s.clone();
+        .map(|i| {
+            let s = peers[i % peers.len()].clone();
             let barrier = barrier.clone();
             tokio::spawn(async move {
                 barrier.wait().await;
@@ -521,10 +522,11 @@ pub async fn parallel_submissions_of_one_code_are_accepted_once<H: Harness>(h: &
     let s = h.store_with(StorePolicy::default(), RACE_CONNECTIONS).await;
     let step = 58_000_200u64;
     let (_, id) = totp_user(&s, "totprace@example.com", step - 1).await;
+    let peers = peers(h, &s).await;
     let barrier = Arc::new(Barrier::new(20));
     let mut tasks = Vec::new();
-    for _ in 0..20 {
-        let (s, barrier) = (s.clone(), barrier.clone());
+    for i in 0..20 {
+        let (s, barrier) = (peers[i % peers.len()].clone(), barrier.clone());
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
             s.accept_totp_step(id, step).await.unwrap()
@@ -654,10 +656,15 @@ pub async fn parallel_uses_of_one_recovery_code_succeed_once<H: Harness>(h: &H) 
     let uid = s.create_user("rcrace@example.com", None).await.unwrap();
     let set = codes("race", 5);
     s.replace_recovery_codes(uid, &set).await.unwrap();
+    let peers = peers(h, &s).await;
     let barrier = Arc::new(Barrier::new(20));
     let mut tasks = Vec::new();
-    for _ in 0..20 {
-        let (s, barrier, code) = (s.clone(), barrier.clone(), set[2].clone());
+    for i in 0..20 {
+        let (s, barrier, code) = (
+            peers[i % peers.len()].clone(),
+            barrier.clone(),
+            set[2].clone(),
+        );
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
             s.consume_recovery_code(uid, &code).await.unwrap()
@@ -712,10 +719,11 @@ pub async fn remove_all_mfa_resets_confirmed_and_pending<H: Harness>(h: &H) {
 pub async fn parallel_enrollments_leave_one_pending_method<H: Harness>(h: &H) {
     let s = h.store_with(StorePolicy::default(), RACE_CONNECTIONS).await;
     let uid = s.create_user("twotabs@example.com", None).await.unwrap();
+    let peers = peers(h, &s).await;
     let barrier = Arc::new(Barrier::new(10));
     let mut tasks = Vec::new();
     for i in 0..10 {
-        let (s, barrier) = (s.clone(), barrier.clone());
+        let (s, barrier) = (peers[i % peers.len()].clone(), barrier.clone());
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
             s.add_pending_mfa(uid, MfaType::Totp, &secret(&format!("ENC-{i}")), None)
@@ -753,10 +761,11 @@ pub async fn parallel_replacements_leave_exactly_one_code_set<H: Harness>(h: &H)
     s.replace_recovery_codes(uid, &codes("init", 10))
         .await
         .unwrap();
+    let peers = peers(h, &s).await;
     let barrier = Arc::new(Barrier::new(10));
     let mut tasks = Vec::new();
     for i in 0..10 {
-        let (s, barrier) = (s.clone(), barrier.clone());
+        let (s, barrier) = (peers[i % peers.len()].clone(), barrier.clone());
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
             s.replace_recovery_codes(uid, &codes(&format!("set{i}"), 10))
@@ -781,9 +790,162 @@ pub async fn parallel_replacements_leave_exactly_one_code_set<H: Harness>(h: &H)
         .next()
         .unwrap()
         .to_owned();
+    assert_ne!(set, "init", "the first set was replaced");
     assert!(
-        left.iter().all(|c| c.secret.expose().starts_with(&set)),
+        left.iter()
+            .all(|c| c.secret.expose().starts_with(&format!("{set}-"))),
         "all surviving codes are of one set"
+    );
+}
+
+/// Every code of a set, each submitted from several processes at once, is spent exactly once.
+///
+/// Each of 8 recovery codes submitted by 3 tasks at once, spread over
+/// handles with pools of their own: every code works exactly once.
+pub async fn every_code_of_a_set_is_spent_once_across_processes<H: Harness>(h: &H) {
+    let s = h.store_with(StorePolicy::default(), RACE_CONNECTIONS).await;
+    let peers = peers(h, &s).await;
+    let uid = s.create_user("allcodes@example.com", None).await.unwrap();
+    let set = codes("all", 8);
+    s.replace_recovery_codes(uid, &set).await.unwrap();
+    let n = set.len() * 3;
+    let barrier = Arc::new(Barrier::new(n));
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let (s, barrier) = (peers[i % peers.len()].clone(), barrier.clone());
+        let code_index = i % set.len();
+        let code = set[code_index].clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            (
+                code_index,
+                s.consume_recovery_code(uid, &code).await.unwrap(),
+            )
+        }));
+    }
+    let mut spent = vec![0; set.len()];
+    for t in tasks {
+        let (code_index, ok) = t.await.unwrap();
+        spent[code_index] += usize::from(ok);
+    }
+    assert_eq!(spent, vec![1; set.len()], "each code works exactly once");
+    assert!(
+        s.get_mfa(uid, MfaType::RecoveryCodes)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(events_of(&s, "recovery_code_used").await.len(), set.len());
+}
+
+/// TOTP steps submitted from several processes at once are each accepted at most once, the latest exactly once.
+///
+/// Four consecutive steps, each submitted 4 times at once over handles with
+/// pools of their own: no step is accepted twice, the latest step is
+/// accepted exactly once (nothing later can beat it), and every acceptance
+/// is audited.
+pub async fn totp_steps_from_several_processes_are_each_accepted_at_most_once<H: Harness>(h: &H) {
+    let s = h.store_with(StorePolicy::default(), RACE_CONNECTIONS).await;
+    let peers = peers(h, &s).await;
+    let first = 58_000_300u64;
+    let (_, id) = totp_user(&s, "steprace@example.com", first - 1).await;
+    let n = 16;
+    let barrier = Arc::new(Barrier::new(n));
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let (s, barrier) = (peers[i % peers.len()].clone(), barrier.clone());
+        let step = first + (i % 4) as u64;
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            (step, s.accept_totp_step(id, step).await.unwrap())
+        }));
+    }
+    let mut accepted = [0usize; 4];
+    for t in tasks {
+        let (step, ok) = t.await.unwrap();
+        accepted[usize::try_from(step - first).unwrap()] += usize::from(ok);
+    }
+    assert!(
+        accepted.iter().all(|&a| a <= 1),
+        "a step accepted twice: {accepted:?}"
+    );
+    assert_eq!(accepted[3], 1, "the latest step is accepted exactly once");
+    assert_eq!(
+        events_of(&s, "mfa_used").await.len(),
+        accepted.iter().sum::<usize>()
+    );
+    for step in first..first + 4 {
+        assert!(!s.accept_totp_step(id, step).await.unwrap(), "step {step}");
+    }
+}
+
+/// A replacement racing uses of the old codes leaves exactly the new set, less the new codes spent.
+///
+/// Codes regenerated while the old ones are being used (from other
+/// processes): old codes work only before the replacement, and afterwards
+/// the user has exactly the new set, less a new code spent in the race.
+pub async fn a_replacement_racing_code_uses_leaves_the_new_set<H: Harness>(h: &H) {
+    let s = h.store_with(StorePolicy::default(), RACE_CONNECTIONS).await;
+    let peers = peers(h, &s).await;
+    let uid = s.create_user("regenuse@example.com", None).await.unwrap();
+    let old = codes("old", 6);
+    let new = codes("new", 6);
+    s.replace_recovery_codes(uid, &old).await.unwrap();
+    let n = old.len() + 3;
+    let barrier = Arc::new(Barrier::new(n));
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let (s, barrier) = (peers[i % peers.len()].clone(), barrier.clone());
+        let (old, new) = (old.clone(), new.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            if i == 0 {
+                assert_eq!(s.replace_recovery_codes(uid, &new).await.unwrap(), 6);
+                (None, false)
+            } else if i <= old.len() {
+                (
+                    Some(false),
+                    s.consume_recovery_code(uid, &old[i - 1]).await.unwrap(),
+                )
+            } else {
+                // the first new code, tried twice
+                (
+                    Some(true),
+                    s.consume_recovery_code(uid, &new[0]).await.unwrap(),
+                )
+            }
+        }));
+    }
+    let (mut old_spent, mut new_spent) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            (Some(false), ok) => old_spent += usize::from(ok),
+            (Some(true), ok) => new_spent += usize::from(ok),
+            _ => {}
+        }
+    }
+    assert!(new_spent <= 1, "a new code spent {new_spent} times");
+    let left: Vec<String> = s
+        .get_mfa(uid, MfaType::RecoveryCodes)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.secret.expose().to_owned())
+        .collect();
+    let mut expected: Vec<String> = new[new_spent..]
+        .iter()
+        .map(|c| c.expose().to_owned())
+        .collect();
+    let mut sorted = left.clone();
+    sorted.sort();
+    expected.sort();
+    assert_eq!(sorted, expected, "exactly the new set is left");
+    for c in &old {
+        assert!(!s.consume_recovery_code(uid, c).await.unwrap());
+    }
+    assert_eq!(
+        events_of(&s, "recovery_code_used").await.len(),
+        old_spent + new_spent
     );
 }
 

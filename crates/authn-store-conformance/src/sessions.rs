@@ -265,6 +265,7 @@ pub async fn list_sessions_newest_first_with_client_details_and_no_hash<H: Harne
 /// Concurrent extends never resurrect a concurrently revoked session.
 pub async fn concurrent_extend_and_revoke_never_resurrect<H: Harness>(h: &H) {
     let s = h.store_with(Default::default(), RACE_CONNECTIONS).await;
+    let peers = peers(h, &s).await;
     let uid = s.create_user("race@example.com", None).await.unwrap();
     for _ in 0..10 {
         let (_, h) = token();
@@ -273,7 +274,7 @@ pub async fn concurrent_extend_and_revoke_never_resurrect<H: Harness>(h: &H) {
             .unwrap();
         let mut tasks = Vec::new();
         for i in 0..8 {
-            let (s, h) = (s.clone(), h.clone());
+            let (s, h) = (peers[i % peers.len()].clone(), h.clone());
             tasks.push(tokio::spawn(async move {
                 if i == 4 {
                     s.revoke_session(&h).await.map(|_| ())
@@ -292,6 +293,10 @@ pub async fn concurrent_extend_and_revoke_never_resurrect<H: Harness>(h: &H) {
             "revoked stays revoked"
         );
         assert!(s.extend_session(&h, None).await.unwrap().is_none());
+        assert!(
+            s.list_sessions(uid).await.unwrap().is_empty(),
+            "not listed as active"
+        );
     }
 }
 
@@ -607,13 +612,14 @@ pub async fn rotate_onto_a_taken_hash_rolls_back<H: Harness>(h: &H) {
 /// rotation wins, and exactly one new token works.
 pub async fn parallel_rotations_of_one_session_make_one_new_session<H: Harness>(h: &H) {
     let s = h.store_with(StorePolicy::default(), RACE_CONNECTIONS).await;
+    let peers = peers(h, &s).await;
     let uid = user(&s, "race@example.com").await;
     let (_, old) = token();
     s.create_session_with(&partial(uid, &old)).await.unwrap();
     let barrier = Arc::new(Barrier::new(20));
     let mut tasks = Vec::new();
-    for _ in 0..20 {
-        let (s, barrier, old) = (s.clone(), barrier.clone(), old.clone());
+    for i in 0..20 {
+        let (s, barrier, old) = (peers[i % peers.len()].clone(), barrier.clone(), old.clone());
         tasks.push(tokio::spawn(async move {
             let (_, new) = token();
             barrier.wait().await;
@@ -811,13 +817,14 @@ pub async fn five_wrong_codes_revoke_the_session<H: Harness>(h: &H) {
 /// when all 5 are wrong exactly one of them kills the session.
 pub async fn parallel_codes_on_one_session_never_get_past_max<H: Harness>(h: &H) {
     let s = h.store_with(StorePolicy::default(), RACE_CONNECTIONS).await;
+    let peers = peers(h, &s).await;
     let uid = user(&s, "pc@example.com").await;
     let (_, h) = token();
     s.create_session_with(&partial(uid, &h)).await.unwrap();
     let barrier = Arc::new(Barrier::new(20));
     let mut tasks = Vec::new();
-    for _ in 0..20 {
-        let (s, barrier, h) = (s.clone(), barrier.clone(), h.clone());
+    for i in 0..20 {
+        let (s, barrier, h) = (peers[i % peers.len()].clone(), barrier.clone(), h.clone());
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
             s.reserve_session_mfa_attempt(&h, 5).await.unwrap()
@@ -836,8 +843,8 @@ pub async fn parallel_codes_on_one_session_never_get_past_max<H: Harness>(h: &H)
 
     let barrier = Arc::new(Barrier::new(reserved));
     let mut tasks = Vec::new();
-    for _ in 0..reserved {
-        let (s, barrier, h) = (s.clone(), barrier.clone(), h.clone());
+    for i in 0..reserved {
+        let (s, barrier, h) = (peers[i % peers.len()].clone(), barrier.clone(), h.clone());
         tasks.push(tokio::spawn(async move {
             barrier.wait().await;
             s.finish_session_mfa_attempt(&h, false, 5).await.unwrap()
@@ -897,4 +904,122 @@ pub async fn revoke_other_sessions_keeps_exactly_one<H: Harness>(h: &H) {
     assert_eq!(s.revoke_other_sessions(a, keep).await.unwrap(), 0);
     assert_eq!(events_of(&s, "sessions_revoked_all").await.len(), 1);
     assert!(s.validate_session(&a2).await.unwrap().is_some());
+}
+
+/// Codes reserved and finished at once from several processes: exactly the maximum are checked and one revokes.
+///
+/// 20 second-factor codes on one session, each reserved and then found
+/// wrong, from handles with pools of their own, with no phase between
+/// reserving and finishing: exactly 5 are checked, exactly one revokes.
+pub async fn interleaved_codes_from_several_processes_never_get_past_max<H: Harness>(h: &H) {
+    let s = h.store_with(StorePolicy::default(), RACE_CONNECTIONS).await;
+    let peers = peers(h, &s).await;
+    let uid = user(&s, "inter@example.com").await;
+    let (_, h) = token();
+    s.create_session_with(&partial(uid, &h)).await.unwrap();
+    let barrier = Arc::new(Barrier::new(20));
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let (s, barrier, h) = (peers[i % peers.len()].clone(), barrier.clone(), h.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let r = s.reserve_session_mfa_attempt(&h, 5).await.unwrap();
+            let revoked = if r == MfaReservation::Reserved {
+                s.finish_session_mfa_attempt(&h, false, 5).await.unwrap()
+            } else {
+                false
+            };
+            (r, revoked)
+        }));
+    }
+    let (mut reserved, mut revoked) = (0, 0);
+    for t in tasks {
+        let (r, rv) = t.await.unwrap();
+        reserved += usize::from(r == MfaReservation::Reserved);
+        revoked += usize::from(rv);
+    }
+    assert_eq!(reserved, 5, "exactly the maximum are checked");
+    assert_eq!(revoked, 1, "exactly one wrong code revokes");
+    assert!(s.validate_session(&h).await.unwrap().is_none());
+    assert_eq!(
+        s.reserve_session_mfa_attempt(&h, 5).await.unwrap(),
+        MfaReservation::NoSession
+    );
+    assert_eq!(events_of(&s, "session_mfa_exhausted").await.len(), 1);
+}
+
+/// Sessions rotated while the user's other sessions are revoked are revoked too: no rotation outlives a revoke-all.
+///
+/// Second factors completed (`rotate_session` of partial sessions) while
+/// the user logs out everywhere (`revoke_all_sessions`, and
+/// `revoke_other_sessions` as a password change does), over handles with
+/// pools of their own: run one after the other in either order, no
+/// session of the rotated ones is left, so none may be left by the race.
+///
+/// KNOWN STORE BUG, FAILS ON POSTGRESQL (kept on purpose until fixed):
+/// `PgStore::rotate_session` inserts the new session while the revoking
+/// `UPDATE sessions ... WHERE user_id = $2 AND revoked_at IS NULL` waits on
+/// the old session's row lock; that statement then skips the old row (now
+/// revoked) and never sees the new one, which stays active.
+pub async fn rotations_during_a_revoke_all_leave_no_rotated_session<H: Harness>(h: &H) {
+    let s = h.store_with(StorePolicy::default(), RACE_CONNECTIONS).await;
+    let peers = peers(h, &s).await;
+    let up = upgrade(&["otp"], "aal2");
+    for round in 0..8 {
+        let uid = user(&s, &format!("rall{round}@example.com")).await;
+        let (_, kept) = token();
+        let keep = s
+            .create_session(uid, &kept, None, None, None)
+            .await
+            .unwrap();
+        let mut olds = Vec::new();
+        for _ in 0..6 {
+            let (_, h) = token();
+            s.create_session_with(&partial(uid, &h)).await.unwrap();
+            olds.push(h);
+        }
+        let news: Vec<TokenHash> = (0..olds.len()).map(|_| token().1).collect();
+        let barrier = Arc::new(Barrier::new(olds.len() + 1));
+        let mut tasks = Vec::new();
+        for (i, (old, new)) in olds.iter().zip(&news).enumerate() {
+            let (p, b) = (peers[i % peers.len()].clone(), barrier.clone());
+            let (old, new, up) = (old.clone(), new.clone(), up.clone());
+            tasks.push(tokio::spawn(async move {
+                b.wait().await;
+                p.rotate_session(&old, &new, &up).await.unwrap();
+            }));
+        }
+        let (p, b) = (peers[olds.len() % peers.len()].clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            b.wait().await;
+            if round % 2 == 0 {
+                p.revoke_all_sessions(uid).await.unwrap();
+            } else {
+                p.revoke_other_sessions(uid, keep).await.unwrap();
+            }
+        }));
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let how = if round % 2 == 0 {
+            "revoke_all_sessions"
+        } else {
+            "revoke_other_sessions"
+        };
+        for (i, h) in olds.iter().chain(&news).enumerate() {
+            assert!(
+                s.validate_session(h).await.unwrap().is_none(),
+                "after {how}: session {i} validates"
+            );
+        }
+        let left: Vec<SessionId> = s
+            .list_sessions(uid)
+            .await
+            .unwrap()
+            .iter()
+            .map(|x| x.id)
+            .collect();
+        let expected = if round % 2 == 0 { vec![] } else { vec![keep] };
+        assert_eq!(left, expected, "after {how}: active sessions");
+    }
 }

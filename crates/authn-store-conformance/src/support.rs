@@ -5,6 +5,8 @@
 use authn_core::store::{AuditStore, StoreHandle};
 use authn_core::{AuditEvent, AuditQuery, MfaSecret, PasswordHash, StoreError, TokenHash};
 
+use crate::Harness;
+
 /// Pool size of the race tests: enough connections for real parallelism,
 /// few enough for a backend that serialises writers (SQLite).
 pub const RACE_CONNECTIONS: u32 = 8;
@@ -56,4 +58,19 @@ pub fn unique_namespace() -> String {
 /// A handle on a fresh namespace sharing `store`'s pool, policy and actor.
 pub fn elsewhere<S: StoreHandle>(store: &S) -> S {
     StoreHandle::namespace(store, &unique_namespace()).unwrap()
+}
+
+/// How many handles race tests spread their tasks over: the test's own
+/// handle and peers of it, each with its own pool.
+pub const RACE_PEERS: usize = 3;
+
+/// `store` followed by `RACE_PEERS - 1` peers of it ([`Harness::peer`]):
+/// handles on the same namespace, each with its own connection pool. Task
+/// `i` of a race uses `peers[i % peers.len()]`.
+pub async fn peers<H: Harness>(h: &H, store: &H::Store) -> Vec<H::Store> {
+    let mut all = vec![store.clone()];
+    for _ in 1..RACE_PEERS {
+        all.push(h.peer(store).await);
+    }
+    all
 }

@@ -197,6 +197,7 @@ pub async fn concurrent_consumers_exactly_one_wins<H: Harness>(h: &H) {
     let s = h
         .store_with(authn_core::StorePolicy::default(), RACE_CONNECTIONS)
         .await;
+    let peers = peers(h, &s).await;
     let id = s.create_user("race@example.com", None).await.unwrap();
     let (_, h) = token();
     s.create_token(id, &h, TokenType::MagicLink, None)
@@ -206,8 +207,8 @@ pub async fn concurrent_consumers_exactly_one_wins<H: Harness>(h: &H) {
     let n = 50;
     let barrier = Arc::new(tokio::sync::Barrier::new(n));
     let mut tasks = Vec::new();
-    for _ in 0..n {
-        let s = s.clone();
+    for i in 0..n {
+        let s = peers[i % peers.len()].clone();
         let h = h.clone();
         let barrier = barrier.clone();
         tasks.push(tokio::spawn(async move {

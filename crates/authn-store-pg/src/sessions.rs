@@ -210,6 +210,29 @@ impl SessionStore for PgStore {
     ) -> StoreResult<Option<SessionId>> {
         let lifetime = micros(self.policy.session_lifetime, "session_lifetime")?;
         let mut tx = self.begin().await?;
+        // Locks are taken user first, then session, as `disable_user` and
+        // `revoke_all_sessions` take them (no deadlock). The user's share
+        // lock makes a concurrent disable or revoke-all wait for this
+        // rotation, so its revocation sees the new session; one that got
+        // there first makes the re-check below find nothing.
+        // sessions_namespace_token_hash_key, then users' primary key
+        let owner: Option<(uuid::Uuid,)> =
+            sqlx::query_as("SELECT user_id FROM sessions WHERE namespace = $1 AND token_hash = $2")
+                .bind(self.namespace.as_str())
+                .bind(old.as_str())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_sqlx_error)?;
+        let Some((owner,)) = owner else {
+            commit(tx).await?;
+            return Ok(None);
+        };
+        sqlx::query("SELECT 1 FROM users WHERE namespace = $1 AND id = $2 FOR SHARE")
+            .bind(self.namespace.as_str())
+            .bind(owner)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx_error)?;
         // The row lock makes concurrent rotations of one session queue; the
         // later ones re-check `revoked_at IS NULL` and find nothing.
         let cur: Option<RotatedRow> = sqlx::query_as(valid_session!(
@@ -526,6 +549,16 @@ impl PgStore {
         keep: Option<SessionId>,
     ) -> StoreResult<u64> {
         let mut tx = self.begin().await?;
+        // The user row first (lock order user, then sessions): this waits
+        // for rotations and creations in flight (they hold it FOR SHARE),
+        // so the UPDATE below sees the sessions they made.
+        // users' primary key
+        sqlx::query("SELECT 1 FROM users WHERE namespace = $1 AND id = $2 FOR NO KEY UPDATE")
+            .bind(self.namespace.as_str())
+            .bind(user_id.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx_error)?;
         // sessions_user_idx
         let revoked = sqlx::query(
             "UPDATE sessions SET revoked_at = now()

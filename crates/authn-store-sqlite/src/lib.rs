@@ -83,16 +83,43 @@ fn parse_url(url: &str) -> Result<(SqliteConnectOptions, bool), ValidationError>
 }
 
 /// The connection settings every pool of this store uses: WAL (readers
-/// never block the writer), foreign keys enforced, `synchronous = NORMAL`
-/// (durable at each checkpoint, safe against corruption in WAL mode), a
-/// busy timeout, and the file created when missing.
+/// never block the writer), foreign keys enforced, `synchronous = FULL`
+/// (each commit is on disk before it returns: a logout, a revocation or a
+/// spent one-time token survives a power loss, as on PostgreSQL), a busy
+/// timeout, and the file created when missing.
 fn tuned(options: SqliteConnectOptions) -> SqliteConnectOptions {
     options
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .foreign_keys(true)
-        .synchronous(SqliteSynchronous::Normal)
+        .synchronous(SqliteSynchronous::Full)
         .busy_timeout(BUSY_TIMEOUT)
+}
+
+/// Creates a missing database file, and its directory, readable by the
+/// owner alone (0600 in 0700 on Unix): the file holds password hashes and
+/// the audit trail, and SQLite gives its `-wal` and `-shm` files the
+/// database file's mode.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+        && !dir.exists()
+    {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir)?;
+    }
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+    match file.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// The embedded migrations of `migrations/sqlite/`.
@@ -175,23 +202,54 @@ impl SqliteStore {
     /// # Errors
     /// - [`authn_core::StoreError::Unavailable`] when the file cannot be created or opened.
     pub async fn open(path: &Path) -> StoreResult<Self> {
-        let options = tuned(SqliteConnectOptions::new().filename(path));
-        Self::open_options(options, 10, Duration::from_secs(5), false).await
+        Self::open_with(path, 10, Duration::from_secs(5)).await
     }
 
-    /// Creates the directory, switches the file to WAL once on a single
-    /// connection, then opens the pool.
+    /// [`SqliteStore::open`] with a chosen pool size and acquire timeout.
+    ///
+    /// # Parameters
+    /// - `path`: the database file.
+    /// - `max_connections`: pool size.
+    /// - `acquire_timeout`: wait for a connection at most this long.
+    ///
+    /// # Returns
+    /// The store handle.
+    ///
+    /// # Errors
+    /// - [`authn_core::StoreError::Unavailable`] when the file cannot be created or opened.
+    pub async fn open_with(
+        path: &Path,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> StoreResult<Self> {
+        let options = tuned(SqliteConnectOptions::new().filename(path));
+        Self::open_options(options, max_connections, acquire_timeout, false).await
+    }
+
+    /// The database file a `sqlite:` URL names (`None` for an in-memory
+    /// database), without opening it: to tell whether it exists yet.
+    ///
+    /// # Parameters
+    /// - `url`: a `sqlite://` URL.
+    ///
+    /// # Errors
+    /// - [`ValidationError`] naming `url` for another scheme or a malformed URL.
+    pub fn file_of(url: &str) -> Result<Option<std::path::PathBuf>, ValidationError> {
+        let (options, in_memory) = parse_url(url)?;
+        Ok((!in_memory).then(|| options.get_filename().to_path_buf()))
+    }
+
+    /// Creates the file (owner-only) and its directory when missing,
+    /// switches the file to WAL once on a single connection, then opens the
+    /// pool.
     async fn open_options(
         options: SqliteConnectOptions,
         max_connections: u32,
         acquire_timeout: Duration,
         in_memory: bool,
     ) -> StoreResult<Self> {
-        if let Some(dir) = options.get_filename().parent()
-            && !in_memory
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Unavailable {
+        if !in_memory {
+            create_private(options.get_filename()).map_err(|e| StoreError::Unavailable {
                 source: Box::new(e),
             })?;
         }

@@ -64,17 +64,58 @@ async fn connect_creates_the_file_and_its_directory_in_wal_mode() {
         .await
         .unwrap();
     assert_eq!(fk, 1, "foreign keys enforced");
-    // 1 = NORMAL
+    // 2 = FULL: a commit is on disk before it returns
     let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
         .fetch_one(s.pool())
         .await
         .unwrap();
-    assert_eq!(sync, 1, "synchronous = NORMAL");
+    assert_eq!(sync, 2, "synchronous = FULL");
     let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
         .fetch_one(s.pool())
         .await
         .unwrap();
     assert!(busy >= 1000, "a busy timeout is set: {busy}");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_file_and_its_directory_are_private_to_the_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let path = data.join("authn.db");
+    let s = SqliteStore::open(&path).await.unwrap();
+    s.migrate().await.unwrap();
+    s.create_user("private@example.com", None).await.unwrap();
+    assert_eq!(mode(&data), 0o700, "the directory it created");
+    assert_eq!(mode(&path), 0o600, "the database (password hashes, audit)");
+    let wal = data.join("authn.db-wal");
+    assert!(wal.exists());
+    assert_eq!(mode(&wal), 0o600, "the WAL takes the database's mode");
+    // an existing file keeps the mode its owner gave it
+    let shared = dir.path().join("shared.db");
+    std::fs::write(&shared, b"").unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o640)).unwrap();
+    SqliteStore::open(&shared).await.unwrap();
+    assert_eq!(mode(&shared), 0o640);
+}
+
+#[test]
+fn file_of_names_the_file_of_a_url() {
+    assert_eq!(
+        SqliteStore::file_of("sqlite://data/authn.db").unwrap(),
+        Some(std::path::PathBuf::from("data/authn.db"))
+    );
+    assert_eq!(
+        SqliteStore::file_of("sqlite:///var/lib/authn.db").unwrap(),
+        Some(std::path::PathBuf::from("/var/lib/authn.db"))
+    );
+    assert_eq!(SqliteStore::file_of("sqlite::memory:").unwrap(), None);
+    assert_eq!(
+        SqliteStore::file_of("postgres://h/db").map_err(|e| e.field),
+        Err("url")
+    );
 }
 
 #[tokio::test]

@@ -43,6 +43,24 @@ impl authn_store_conformance::Harness for AnyHarness {
             .unwrap()
             .with_actor(Actor::new("test:harness").unwrap())
     }
+
+    /// A second pool on the same file, as another process would open it.
+    async fn peer(&self, store: &AnyStore) -> AnyStore {
+        let peer = AnyStore::connect_with(
+            &self.url(),
+            authn_store_conformance::support::RACE_CONNECTIONS,
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap()
+        .with_policy(store.policy().clone())
+        .namespace(store.current_namespace().as_str())
+        .unwrap();
+        match store.actor() {
+            Some(actor) => peer.with_actor(actor.clone()),
+            None => peer,
+        }
+    }
 }
 
 authn_store_conformance::conformance_tests!(AnyHarness);
