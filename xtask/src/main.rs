@@ -5,7 +5,10 @@
 //!   document.
 //! - `cargo xtask test [-- <runner args>]`: run every test of the workspace
 //!   against a real PostgreSQL.
+//! - `cargo xtask bench [--quick] [store|http|login|totp]`: the benchmark
+//!   suite in release; a full run writes `docs/benchmarks.md`.
 
+mod bench;
 mod docs;
 mod test;
 
@@ -22,7 +25,11 @@ commands:
   docs --check    fail when a generated doc is stale
   test [-- ARGS]  run all tests (ARGS go to nextest / cargo test) and doctests
                   against PostgreSQL: $AUTHN_TEST_DATABASE_URL, or one found or
-                  started by scripts/ensure-postgres";
+                  started by scripts/ensure-postgres
+  bench [--quick] [SCENARIO]
+                  the benchmarks (release build, PostgreSQL, wrk); a full run
+                  (no arguments) writes docs/benchmarks.md. SCENARIO: store,
+                  http, login or totp; --quick: small sizes, short runs";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -51,6 +58,10 @@ fn run(args: &[String]) -> Result<ExitCode, Box<dyn Error>> {
             // `cargo xtask test -- ARGS`; the `--` is optional.
             let extra = rest.strip_prefix(&["--".to_owned()]).unwrap_or(rest);
             test::run(&root, extra)
+        }
+        ("bench", rest) => {
+            let extra = rest.strip_prefix(&["--".to_owned()]).unwrap_or(rest);
+            bench::run(&root, extra)
         }
         ("help" | "-h" | "--help", _) => {
             println!("{USAGE}");

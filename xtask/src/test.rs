@@ -106,7 +106,7 @@ fn python(root: &Path) -> Result<String, Box<dyn Error>> {
 
 /// `AUTHN_TEST_DATABASE_URL` when set, else what `scripts/ensure-postgres`
 /// prints (it reuses or starts a local server).
-fn database_url(root: &Path) -> Result<String, Box<dyn Error>> {
+pub fn database_url(root: &Path) -> Result<String, Box<dyn Error>> {
     if let Some(url) = env::var(DATABASE_URL_VAR)
         .ok()
         .filter(|u| !u.trim().is_empty())
@@ -137,7 +137,7 @@ fn database_url(root: &Path) -> Result<String, Box<dyn Error>> {
 }
 
 /// `postgres://user:secret@host/db` -> `postgres://user:***@host/db`, for logs.
-fn redact_password(url: &str) -> String {
+pub fn redact_password(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
         return url.to_owned();
     };

@@ -279,7 +279,13 @@ impl SqliteStore {
         }
         let mut pool = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
-            .acquire_timeout(acquire_timeout);
+            .acquire_timeout(acquire_timeout)
+            // sqlx would otherwise ping every connection it hands out (a
+            // round trip to the connection's worker thread per statement,
+            // a third of the cost of a session lookup). A connection to a
+            // local file does not go stale while idle, and the pool checks
+            // each one when it is given back.
+            .test_before_acquire(false);
         if in_memory {
             // An in-memory database lives as long as one of its connections,
             // and connections share it only through SQLite's shared cache,

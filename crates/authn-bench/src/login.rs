@@ -1,0 +1,515 @@
+//! Scenario 3: password login against its limit, the argon2id hash.
+//!
+//! 1. Latency: sequential `POST /api/v1/auth/login` (correct password, one
+//!    client, one connection) against the bare argon2id verification of a
+//!    hash with the server's parameters, interleaved in small batches so
+//!    both see the same machine; `authn_core`'s `PasswordHasher::verify`
+//!    (the blocking-pool hop and admission, no HTTP, no store) is measured
+//!    beside them to show where overhead comes from.
+//! 2. Overload: logins offered open-loop at 4x the server's hashing
+//!    capacity (hash concurrency / hash time); what is accepted, what is
+//!    refused with `503 server_busy`, and how fast each answer comes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::PasswordVerifier as _;
+use argon2::password_hash::phc::PasswordHash;
+use authn_core::password::{Argon2Params, PasswordHasher};
+use hdrhistogram::Histogram;
+
+use crate::Settings;
+use crate::measure::{fmt_rate, fmt_us, histogram};
+use crate::report::{Check, Section};
+use crate::server::{Db, Deployment, PASSWORD, Server};
+
+/// Users the overload logins are spread over: the lockout counts a user's
+/// unfinished attempts, so one user with many logins in flight would be
+/// locked (5 by default); 64 users keep each far below that.
+const OVERLOAD_USERS: usize = 64;
+
+/// The target of the issue: login overhead over the bare hash.
+const MAX_OVERHEAD: f64 = 0.15;
+
+/// Largest acceptable p99 of a `503 server_busy` answer, as a fraction of
+/// one hash time: refusing must cost far less than the hash it spares.
+const BUSY_P99_OF_HASH: f64 = 0.5;
+
+/// Smallest acceptable accepted rate under overload, as a fraction of the
+/// capacity: refusing the excess must not starve the hashes.
+const MIN_GOODPUT: f64 = 0.75;
+
+/// The latency figures of one contender.
+struct Latency {
+    name: String,
+    h: Histogram<u64>,
+}
+
+impl Latency {
+    fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            h: histogram(),
+        }
+    }
+
+    fn record(&mut self, d: Duration) {
+        self.h.saturating_record(d.as_micros().max(1) as u64);
+    }
+
+    /// A quantile in microseconds; infinite without samples, so that a
+    /// bound on it fails rather than passes on nothing.
+    fn quantile(&self, q: f64) -> f64 {
+        if self.h.is_empty() {
+            f64::INFINITY
+        } else {
+            self.h.value_at_quantile(q) as f64
+        }
+    }
+
+    fn p50(&self) -> f64 {
+        self.quantile(0.50)
+    }
+
+    fn p99(&self) -> f64 {
+        self.quantile(0.99)
+    }
+
+    /// A quantile for a table (`–` without samples).
+    fn fmt(&self, q: f64) -> String {
+        if self.h.is_empty() {
+            "–".to_owned()
+        } else {
+            fmt_us(self.quantile(q))
+        }
+    }
+}
+
+/// Runs the scenario.
+pub async fn run(settings: &Settings) -> Vec<Section> {
+    let samples = if settings.quick { 40 } else { 300 };
+    let overload_secs = if settings.quick { 3 } else { 10 };
+    // The server's rule when AUTHN_HASH_CONCURRENCY / AUTHN_HASH_QUEUE are
+    // unset (ServerConfig::effective_hash_concurrency / _queue).
+    let concurrency = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let queue = concurrency * 8;
+
+    let mut latency_rows = Vec::new();
+    let mut overload_rows = Vec::new();
+    let mut checks = Vec::new();
+    for db in Db::ALL {
+        let deployment = Deployment::new(settings, db, "login").await;
+        let server = deployment.start().await;
+        let users = create_users(&server, 1 + OVERLOAD_USERS, concurrency).await;
+        eprintln!(
+            "authn-bench: login: {} latency, {samples} samples each",
+            db.label()
+        );
+        let [bare, core, malformed, login] = latencies(&server, &users[0], samples, db).await;
+        for l in [&bare, &core, &malformed, &login] {
+            latency_rows.push(vec![
+                l.name.clone(),
+                l.h.len().to_string(),
+                fmt_us(l.p50()),
+                fmt_us(l.p99()),
+                format!("{:+.1} %", (l.p50() / bare.p50() - 1.0) * 100.0),
+                format!("{:+.1} %", (l.p99() / bare.p99() - 1.0) * 100.0),
+            ]);
+        }
+        checks.push(Check::at_most(
+            format!("{}: login p50 / bare argon2id p50 - 1", db.label()),
+            login.p50() / bare.p50() - 1.0,
+            MAX_OVERHEAD,
+        ));
+        checks.push(Check::at_most(
+            format!("{}: login p99 / bare argon2id p99 - 1", db.label()),
+            login.p99() / bare.p99() - 1.0,
+            MAX_OVERHEAD,
+        ));
+
+        // Capacity is what the machine hashes with every slot busy: hashes
+        // side by side share memory bandwidth and caches (19 MiB each), so
+        // each takes longer than one alone.
+        let par = parallel_bare(concurrency, if settings.quick { 8 } else { 30 }).await;
+        let capacity = concurrency as f64 / (par.p50() / 1e6);
+        let rate = 4.0 * capacity;
+        eprintln!(
+            "authn-bench: login: {} overload, {:.0}/s for {overload_secs} s",
+            db.label(),
+            rate
+        );
+        let o = overload(
+            &server,
+            &users[1..],
+            rate,
+            Duration::from_secs(overload_secs),
+        )
+        .await;
+        let accepted_rate = o.accepted.h.len() as f64 / o.span.as_secs_f64();
+        // The time a slot spent per accepted login during the run (shown
+        // beside the hash time measured before it).
+        let service_us = if o.accepted.h.is_empty() {
+            f64::INFINITY
+        } else {
+            concurrency as f64 / accepted_rate * 1e6
+        };
+        let bound = queue as f64 / concurrency as f64 + 2.0;
+        let other: u64 = o.other.values().sum();
+        overload_rows.push(vec![
+            db.label().to_owned(),
+            format!("{} ({concurrency} at once)", fmt_us(par.p50())),
+            fmt_rate(capacity),
+            format!("{} ({} sent)", fmt_rate(rate), o.sent),
+            format!("{} ({})", fmt_rate(accepted_rate), o.accepted.h.len()),
+            fmt_us(service_us),
+            o.accepted.fmt(0.50),
+            o.accepted.fmt(0.99),
+            o.busy.h.len().to_string(),
+            o.busy.fmt(0.50),
+            o.busy.fmt(0.99),
+            if o.other.is_empty() {
+                "none".to_owned()
+            } else {
+                o.other
+                    .iter()
+                    .map(|(k, n)| format!("**{n} × {k}**"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        ]);
+        let what = |s: &str| format!("{}: at 4x capacity, {s}", db.label());
+        checks.push(Check::at_most(
+            what("503 p99 / hash p50"),
+            o.busy.p99() / par.p50(),
+            BUSY_P99_OF_HASH,
+        ));
+        checks.push(Check::at_most(
+            what("accepted p99 / hash p50"),
+            o.accepted.p99() / par.p50(),
+            bound,
+        ));
+        checks.push(Check::at_least(
+            what("accepted rate / capacity"),
+            accepted_rate / capacity,
+            MIN_GOODPUT,
+        ));
+        checks.push(Check::at_least(
+            what("503 answers (some refused)"),
+            o.busy.h.len() as f64,
+            1.0,
+        ));
+        checks.push(Check::at_most(
+            what("answers neither 200 nor 503"),
+            other as f64,
+            0.0,
+        ));
+        drop(server);
+        deployment.finish().await;
+    }
+
+    let method_latency = format!(
+        "Sequential logins with the right password (`POST /api/v1/auth/login`, one \
+         keep-alive connection, so no queueing) to a release `authn serve` in its default \
+         configuration (logging included; per-IP rate limits raised), against the bare \
+         argon2id verification the login does: `argon2` `verify_password` of a PHC hash made \
+         with the server's parameters (`Argon2Params::default()`: m = 19 MiB, t = 2, p = 1), \
+         called directly on one thread. `PasswordHasher::verify` is the same verification \
+         through `authn_core`'s bounded hasher (admission, Tokio blocking pool), without HTTP \
+         or the store. {samples} samples each, in rotating rounds of one each \
+         (bare, hasher, login) so the three see the same machine state. Overhead = contender \
+         / bare - 1; target: login overhead <= 15 % at p50 and at p99 (the tail is checked too: \
+         a login's extra work — attempt reservation, user lookup, session creation, profile, \
+         HTTP — must not add a long tail either)."
+    );
+    let method_overload = format!(
+        "Logins offered open-loop at 4x the hashing capacity for {overload_secs} s. Capacity = \
+         hash slots / hash time: {concurrency} slots (the server's default, one per available \
+         core), and the hash time is the p50 of bare argon2id verifications run on \
+         {concurrency} threads at once (all slots busy: hashes side by side share memory \
+         bandwidth, so each is slower than one alone), measured just before. Requests start on \
+         a fixed schedule whatever the answers (a Tokio + reqwest generator on the same \
+         machine; latency counts from the scheduled start, so a late generator cannot hide \
+         queueing), spread over {OVERLOAD_USERS} users with the right password (the lockout \
+         counts a user's unfinished attempts). The hasher admits {concurrency} running + \
+         {queue} waiting logins (the default queue, 8x the slots) and refuses the rest with \
+         `503 server_busy` before any store work. Targets: a 503 comes back within \
+         {BUSY_P99_OF_HASH} hash time at p99 (refusing must cost far less than the hash it \
+         spares); an accepted login waits for at most the {queue} queued ones on \
+         {concurrency} slots, then its own hash, so its p99 stays within queue / slots + 2 = \
+         {bound} hash times (one of slack for the store, HTTP, and the generator sharing the \
+         cores); the accepted rate (first request to last 200) stays >= {MIN_GOODPUT} of the \
+         capacity (refusals must not starve the hashes); some requests are refused; no other \
+         answer (401, 429, 5xx, transport error) at all.",
+        bound = queue as f64 / concurrency as f64 + 2.0
+    );
+    vec![
+        Section {
+            title: "3a. Login latency against the bare argon2id hash".into(),
+            method: method_latency,
+            columns: [
+                "contender",
+                "samples",
+                "p50",
+                "p99",
+                "p50 vs bare",
+                "p99 vs bare",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows: latency_rows,
+            checks: checks
+                .iter()
+                .filter(|c| c.what.contains("login p"))
+                .cloned()
+                .collect(),
+        },
+        Section {
+            title: "3b. Login at 4x the hashing capacity".into(),
+            method: method_overload,
+            columns: [
+                "store",
+                "hash p50, slots busy",
+                "capacity",
+                "offered",
+                "accepted (200)",
+                "service time",
+                "accepted p50",
+                "accepted p99",
+                "refused (503)",
+                "503 p50",
+                "503 p99",
+                "other answers",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows: overload_rows,
+            checks: checks
+                .into_iter()
+                .filter(|c| c.what.contains("4x capacity"))
+                .collect(),
+        },
+    ]
+}
+
+/// Email of the bench user `i`.
+fn email(i: usize) -> String {
+    format!("login-{i}@example.com")
+}
+
+/// Signs `n` users up, `parallel` at a time (more would be refused by the
+/// hasher's queue only at far larger numbers, but there is no need).
+async fn create_users(server: &Server, n: usize, parallel: usize) -> Vec<String> {
+    let emails: Vec<String> = (0..n).map(email).collect();
+    for chunk in emails.chunks(parallel.max(1)) {
+        let mut set = tokio::task::JoinSet::new();
+        for e in chunk {
+            let auth = authn_client::AuthClient::new(server.url()).expect("SDK client");
+            let e = e.clone();
+            set.spawn(async move { auth.signup(&e, PASSWORD, None).await.map(|_| ()) });
+        }
+        while let Some(r) = set.join_next().await {
+            r.expect("signup task").expect("signup");
+        }
+    }
+    emails
+}
+
+fn login_body(email: &str) -> String {
+    serde_json::json!({ "email": email, "password": PASSWORD }).to_string()
+}
+
+/// Bare verification, hasher verification and HTTP login, interleaved.
+async fn latencies(server: &Server, user: &str, samples: usize, db: Db) -> [Latency; 4] {
+    let params = Argon2Params::default();
+    let hasher = PasswordHasher::new(params, 1, 1).expect("hasher");
+    let phc = hasher.hash(PASSWORD).await.expect("hash");
+    let phc = Arc::new(phc);
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v1/auth/login", server.url());
+    let body = login_body(user);
+
+    let mut bare = Latency::new(format!("{}: argon2id verify (bare)", db.label()));
+    let mut core = Latency::new(format!("{}: `PasswordHasher::verify`", db.label()));
+    let mut login = Latency::new(format!("{}: `POST /auth/login`", db.label()));
+    let mut malformed = Latency::new(format!(
+        "{}: `POST /auth/login`, malformed email (no store work)",
+        db.label()
+    ));
+    // Rounds of one sample each, in a rotating order, so all four see the
+    // same machine (a noisy neighbour hits them alike); the first rounds,
+    // unrecorded, warm caches, pools and the connection. Slot 2 is the
+    // login, 3 the malformed one.
+    const WARMUP: usize = 5;
+    for round in 0..WARMUP + samples {
+        let record = round >= WARMUP;
+        for turn in 0..4 {
+            let t = match (round + turn) % 4 {
+                0 => {
+                    let phc = phc.clone();
+                    tokio::task::spawn_blocking(move || bare_verify(&phc, 1)[0])
+                        .await
+                        .expect("bare hash thread")
+                }
+                1 => {
+                    let t0 = Instant::now();
+                    let v = hasher.verify(PASSWORD, &phc).await.expect("verify");
+                    assert!(v.matches);
+                    t0.elapsed()
+                }
+                3 => {
+                    let t0 = Instant::now();
+                    let r = http
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(r#"{"email":"not-an-email","password":"x"}"#)
+                        .send()
+                        .await
+                        .expect("login request");
+                    let status = r.status();
+                    let text = r.text().await.expect("login answer");
+                    let t = t0.elapsed();
+                    assert_eq!(status, 401, "malformed login: {text}");
+                    t
+                }
+                _ => {
+                    let t0 = Instant::now();
+                    let r = http
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await
+                        .expect("login request");
+                    let status = r.status();
+                    let text = r.text().await.expect("login answer");
+                    let t = t0.elapsed();
+                    assert_eq!(status, 200, "login: {text}");
+                    t
+                }
+            };
+            if record {
+                [&mut bare, &mut core, &mut login, &mut malformed][(round + turn) % 4].record(t);
+            }
+        }
+    }
+    [bare, core, malformed, login]
+}
+
+/// `n` verifications of `phc` on this thread, each timed: what the
+/// server's hasher runs, without anything around it.
+fn bare_verify(phc: &str, n: usize) -> Vec<Duration> {
+    let parsed = PasswordHash::new(phc).expect("PHC hash");
+    (0..n)
+        .map(|_| {
+            let t0 = Instant::now();
+            // Parameters come from the hash, as in the server.
+            argon2::Argon2::default()
+                .verify_password(PASSWORD.as_bytes(), &parsed)
+                .expect("the right password");
+            t0.elapsed()
+        })
+        .collect()
+}
+
+/// Bare verifications on `threads` threads at once, `each` per thread:
+/// the hash time when every hashing slot is busy.
+async fn parallel_bare(threads: usize, each: usize) -> Latency {
+    let hasher = PasswordHasher::new(Argon2Params::default(), 1, 1).expect("hasher");
+    let phc = hasher.hash(PASSWORD).await.expect("hash");
+    let times = tokio::task::spawn_blocking(move || {
+        std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| s.spawn(|| bare_verify(&phc, each)))
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().expect("hash thread"))
+                .collect::<Vec<_>>()
+        })
+    })
+    .await
+    .expect("hash threads");
+    let mut l = Latency::new("parallel");
+    for t in times {
+        l.record(t);
+    }
+    l
+}
+
+/// What the overload run saw.
+struct Overload {
+    sent: usize,
+    accepted: Latency,
+    busy: Latency,
+    /// Other answers by status (or `transport error`), with counts.
+    other: BTreeMap<String, u64>,
+    /// From the first scheduled start to the last accepted answer.
+    span: Duration,
+}
+
+/// Offers logins at `rate` per second for `duration`, open-loop.
+async fn overload(server: &Server, users: &[String], rate: f64, duration: Duration) -> Overload {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(usize::MAX)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("HTTP client");
+    let url = Arc::new(format!("{}/api/v1/auth/login", server.url()));
+    let bodies: Arc<Vec<String>> = Arc::new(users.iter().map(|u| login_body(u)).collect());
+    let n = (rate * duration.as_secs_f64()).round() as usize;
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let start = tokio::time::Instant::now() + Duration::from_millis(50);
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let at = start + interval.mul_f64(i as f64);
+        tokio::time::sleep_until(at).await;
+        let (http, url, bodies) = (http.clone(), url.clone(), bodies.clone());
+        tasks.push(tokio::spawn(async move {
+            let body = bodies[i % bodies.len()].clone();
+            let r = http
+                .post(url.as_str())
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await;
+            let outcome = match r {
+                Ok(r) => {
+                    let status = r.status().as_u16();
+                    let text = r.text().await.unwrap_or_default();
+                    if status == 503 && !text.contains("server_busy") {
+                        format!("503 without server_busy: {text}")
+                    } else {
+                        status.to_string()
+                    }
+                }
+                Err(e) => format!("transport error ({e})"),
+            };
+            // From the scheduled start: time the client fell behind counts.
+            let done = tokio::time::Instant::now();
+            (outcome, done - at, done)
+        }));
+    }
+    let mut o = Overload {
+        sent: n,
+        accepted: Latency::new("accepted"),
+        busy: Latency::new("busy"),
+        other: BTreeMap::new(),
+        span: Duration::ZERO,
+    };
+    for t in tasks {
+        let (outcome, latency, done) = t.await.expect("login task");
+        match outcome.as_str() {
+            "200" => {
+                o.accepted.record(latency);
+                o.span = o.span.max(done - start);
+            }
+            "503" => o.busy.record(latency),
+            _ => *o.other.entry(outcome).or_default() += 1,
+        }
+    }
+    if o.span.is_zero() {
+        o.span = duration;
+    }
+    o
+}
