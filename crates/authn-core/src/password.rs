@@ -84,6 +84,19 @@ pub struct Verification {
     pub needs_rehash: bool,
 }
 
+/// A place in a [`PasswordHasher`]'s admission limit, taken ahead of the
+/// hash it is for ([`PasswordHasher::try_admit`]) and spent by one
+/// [`verify_admitted`](PasswordHasher::verify_admitted) or
+/// [`verify_dummy_admitted`](PasswordHasher::verify_dummy_admitted); dropping
+/// it unused gives the place back.
+pub struct Admission(OwnedSemaphorePermit);
+
+impl fmt::Debug for Admission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Admission")
+    }
+}
+
 /// Bounded argon2id hasher. Cloning is cheap and clones share the limits.
 #[derive(Clone)]
 pub struct PasswordHasher {
@@ -204,16 +217,42 @@ impl PasswordHasher {
     /// doing any expensive work.
     pub async fn verify(&self, password: &str, phc: &str) -> Result<Verification, PasswordError> {
         let parsed = PasswordHash::new(phc).map_err(|_| PasswordError::InvalidHash)?;
-        self.verify_parsed(password, parsed).await
+        let needs_rehash = self.check_stored(&parsed)?;
+        let admission = self.admit()?;
+        self.verify_parsed(admission, password, parsed, needs_rehash)
+            .await
+    }
+
+    /// Takes a place for one later verification now, or fails at once with
+    /// [`PasswordError::Busy`]. A flow that must do other work (store
+    /// round trips) before its hash calls this first, so that a full hasher
+    /// refuses the request before that work: under overload, refusals then
+    /// cost next to nothing and take nothing from admitted requests.
+    pub fn try_admit(&self) -> Result<Admission, PasswordError> {
+        self.admit().map(Admission)
+    }
+
+    /// [`verify`](Self::verify) on a place taken earlier with
+    /// [`try_admit`](Self::try_admit): never [`PasswordError::Busy`].
+    pub async fn verify_admitted(
+        &self,
+        admission: Admission,
+        password: &str,
+        phc: &str,
+    ) -> Result<Verification, PasswordError> {
+        let parsed = PasswordHash::new(phc).map_err(|_| PasswordError::InvalidHash)?;
+        let needs_rehash = self.check_stored(&parsed)?;
+        self.verify_parsed(admission.0, password, parsed, needs_rehash)
+            .await
     }
 
     async fn verify_parsed(
         &self,
+        admission: OwnedSemaphorePermit,
         password: &str,
         parsed: PasswordHash,
+        needs_rehash: bool,
     ) -> Result<Verification, PasswordError> {
-        let needs_rehash = self.check_stored(&parsed)?;
-        let admission = self.admit()?;
         let password = password.to_owned();
         let matches = self
             .run(admission, move || {
@@ -275,13 +314,34 @@ impl PasswordHasher {
     /// not reveal which emails are registered. The dummy hash is computed on
     /// first use; that first call costs one extra hash.
     pub async fn verify_dummy(&self, password: &str) -> Result<(), PasswordError> {
-        let dummy = self
+        let dummy = self.dummy().await?;
+        let admission = self.admit()?;
+        self.verify_parsed(admission, password, dummy, false)
+            .await
+            .map(|_| ())
+    }
+
+    /// [`verify_dummy`](Self::verify_dummy) on a place taken earlier with
+    /// [`try_admit`](Self::try_admit). Only the first call (building the
+    /// dummy hash, which needs a place of its own) can be refused as busy.
+    pub async fn verify_dummy_admitted(
+        &self,
+        admission: Admission,
+        password: &str,
+    ) -> Result<(), PasswordError> {
+        let dummy = self.dummy().await?;
+        self.verify_parsed(admission.0, password, dummy, false)
+            .await
+            .map(|_| ())
+    }
+
+    async fn dummy(&self) -> Result<PasswordHash, PasswordError> {
+        Ok(self
             .inner
             .dummy
             .get_or_try_init(|| self.hash_phc(DUMMY_PASSWORD))
             .await?
-            .clone();
-        self.verify_parsed(password, dummy).await.map(|_| ())
+            .clone())
     }
 
     /// Takes an admission permit or fails at once: waiting here would let a
@@ -485,6 +545,40 @@ mod tests {
             // The message must not echo the hash.
             assert!(!err.to_string().contains("argon2"));
         }
+    }
+
+    #[tokio::test]
+    async fn admission_taken_ahead_counts_and_is_spent_once() {
+        let h = PasswordHasher::new(SMALL, 1, 1).unwrap();
+        let phc = h.hash("pw").await.unwrap();
+        let a = h.try_admit().unwrap();
+        let b = h.try_admit().unwrap();
+        assert_eq!(h.queue_depth(), 2);
+        // Full: refused before any work, also for the plain calls.
+        assert_eq!(h.try_admit().unwrap_err(), PasswordError::Busy);
+        assert_eq!(h.verify("pw", &phc).await.unwrap_err(), PasswordError::Busy);
+        // A place taken ahead is never refused, and is given back after.
+        assert!(h.verify_admitted(a, "pw", &phc).await.unwrap().matches);
+        assert!(!h.verify_admitted(b, "nope", &phc).await.unwrap().matches);
+        assert_eq!(h.queue_depth(), 0);
+        // Dropped unused: given back at once.
+        drop(h.try_admit().unwrap());
+        assert_eq!(h.queue_depth(), 0);
+        // The dummy: its first use builds the hash with a place of its own.
+        h.verify_dummy_admitted(h.try_admit().unwrap(), "x")
+            .await
+            .unwrap();
+        h.verify_dummy_admitted(h.try_admit().unwrap(), "y")
+            .await
+            .unwrap();
+        assert_eq!(h.queue_depth(), 0);
+        // A malformed hash is reported, and the place given back.
+        let c = h.try_admit().unwrap();
+        assert_eq!(
+            h.verify_admitted(c, "pw", "not a hash").await.unwrap_err(),
+            PasswordError::InvalidHash
+        );
+        assert_eq!(h.queue_depth(), 0);
     }
 
     #[tokio::test]

@@ -612,3 +612,51 @@ async fn trusted_proxy_forwarded_for_is_believed() {
     let got = json_of(login_from(&srv, Some("10.9.9.9, 198.51.100.1")).await).await;
     assert_error(&got, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_hasher_refuses_logins_at_once_and_counts_no_attempt() {
+    // One hash at a time and none waiting: of logins sent together, those
+    // that find the hasher full get 503 server_busy before any store work,
+    // so they reserve no attempt and the lockout (5 unfinished or failed
+    // attempts) never sees them.
+    let srv = TestServer::start_with_config(|c| {
+        c.hash_concurrency = Some(1);
+        c.hash_queue = Some(0);
+    })
+    .await;
+    let who = email("busy");
+    srv.signup(&srv.bare_client(), &who).await;
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let c = srv.bare_client();
+        let url = srv.url("/api/v1/auth/login");
+        let who = who.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = c
+                .post(url)
+                .json(&json!({ "email": who, "password": PASSWORD }))
+                .send()
+                .await
+                .unwrap();
+            let retry = r.headers().get(RETRY_AFTER).cloned();
+            (json_of(r).await, retry)
+        }));
+    }
+    let (mut ok, mut busy) = (0, 0);
+    for t in tasks {
+        let (got, retry) = t.await.unwrap();
+        if got.0 == StatusCode::OK {
+            ok += 1;
+            continue;
+        }
+        assert_error(&got, StatusCode::SERVICE_UNAVAILABLE, "server_busy");
+        assert!(retry.is_some(), "503 without Retry-After");
+        busy += 1;
+    }
+    assert!(ok >= 1 && busy >= 1, "{ok} accepted, {busy} refused");
+    // Nothing was left counting against the account.
+    for _ in 0..6 {
+        let got = srv.login(&srv.bare_client(), &who, PASSWORD).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    }
+}

@@ -65,6 +65,7 @@ impl PgStore {
         let batch = u64::from(self.policy.cleanup_batch_size.max(1));
         let mut total = 0;
         loop {
+            let started = std::time::Instant::now();
             let mut tx = self.begin().await?;
             let mut q = sqlx::query(sql)
                 .bind(self.namespace.as_str())
@@ -82,6 +83,10 @@ impl PgStore {
             if n < batch {
                 return Ok(total);
             }
+            // Paced: idle as long as the batch took, so a cleanup of
+            // millions of rows takes at most half of one connection's time
+            // and requests keep the rest of the machine.
+            tokio::time::sleep(started.elapsed()).await;
         }
     }
 }

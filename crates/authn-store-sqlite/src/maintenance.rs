@@ -63,6 +63,7 @@ impl SqliteStore {
         let batch = u64::from(self.policy.cleanup_batch_size.max(1));
         let mut total = 0;
         loop {
+            let started = std::time::Instant::now();
             let mut tx = self.begin().await?;
             let cutoff = tx.now - age_us;
             let n = sqlx::query(sql)
@@ -78,6 +79,10 @@ impl SqliteStore {
             if n < batch {
                 return Ok(total);
             }
+            // Paced: idle as long as the batch took, so a cleanup of
+            // millions of rows takes at most half of the write lock's time
+            // and requests keep the rest of the machine.
+            tokio::time::sleep(started.elapsed()).await;
         }
     }
 }

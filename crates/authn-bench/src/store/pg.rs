@@ -22,16 +22,24 @@ const APP_PASSWORD: &str = "authn-bench";
 /// Live sessions inserted per statement while seeding.
 const SEED_BATCH: u64 = 100_000;
 
-/// The store's validation query, as a plain statement: the same join,
-/// predicates and columns as `authn_validate_session` (unique index
-/// sessions_namespace_token_hash_key, then users' primary key).
-const RAW_SQL: &str = "SELECT s.id, s.user_id, u.email, u.email_verified_at, s.created_at, \
+/// The store's validation statement, verbatim (`PgStore::validate_session`):
+/// the function sets the transaction's namespace and does the lookup under
+/// row-level security.
+const RAW_SQL: &str = "SELECT session_id, user_id, email, email_verified_at, created_at, \
+         expires_at, partial, amr, acr, auth_time, mfa_at
+     FROM authn_validate_session($1, $2)";
+
+/// The bare lookup: the same join, predicates and columns as
+/// `authn_validate_session` as a plain statement (unique index
+/// sessions_namespace_token_hash_key, then users' primary key), without
+/// the function and the row-level security around it.
+const BARE_SQL: &str = "SELECT s.id, s.user_id, u.email, u.email_verified_at, s.created_at, \
          s.expires_at, s.partial, s.amr, s.acr, s.auth_time, s.mfa_at
      FROM sessions s JOIN users u ON u.namespace = s.namespace AND u.id = s.user_id
      WHERE s.namespace = $1 AND s.token_hash = $2
        AND s.revoked_at IS NULL AND s.expires_at > now() AND u.disabled_at IS NULL";
 
-/// The row of [`RAW_SQL`], decoded as the store decodes it.
+/// The row of [`RAW_SQL`] and [`BARE_SQL`], decoded as the store decodes it.
 type RawRow = (
     Uuid,
     Uuid,
@@ -52,9 +60,11 @@ pub struct Pg {
     /// The database's name.
     database: &'static str,
     store: PgStore,
-    /// Superuser connections to the benchmark database: the raw loop, and
-    /// seeding.
+    /// Connections as the app role, like the store's: the raw loop.
     raw: PgPool,
+    /// Superuser connections to the benchmark database: the bare loop, and
+    /// seeding.
+    bare: PgPool,
 }
 
 /// The raw loop's pool: as many connections as the store's, and no health
@@ -128,6 +138,10 @@ impl Pg {
             .expect("namespace");
         store.migrate().await.expect("migrate");
         let raw = raw_pool_options()
+            .connect(&url)
+            .await
+            .expect("connect as the app role");
+        let bare = raw_pool_options()
             .connect_with(admin.clone().database(database))
             .await
             .expect("connect as superuser");
@@ -136,6 +150,7 @@ impl Pg {
             database,
             store,
             raw,
+            bare,
         };
         pg.seed_users().await;
         pg
@@ -151,7 +166,7 @@ impl Pg {
         )
         .bind(NAMESPACE)
         .bind(USERS as i64)
-        .execute(&self.raw)
+        .execute(&self.bare)
         .await
         .expect("seed users");
     }
@@ -182,7 +197,7 @@ impl Pg {
             .bind(prefix)
             .bind(expires_at)
             .bind(created_ms)
-            .execute(&self.raw)
+            .execute(&self.bare)
             .await
             .expect("seed sessions");
             start = end;
@@ -202,37 +217,33 @@ impl Backend for Pg {
     }
 
     fn raw_lookup(&self, keys: Keys) -> Lookup {
-        let pool = self.raw.clone();
-        Arc::new(move |k| {
-            let pool = pool.clone();
-            let keys = keys.clone();
-            Box::pin(async move {
-                let row: Option<RawRow> = sqlx::query_as(RAW_SQL)
-                    .bind(NAMESPACE)
-                    .bind(keys[k].as_str())
-                    .fetch_optional(&pool)
-                    .await
-                    .expect("raw lookup");
-                assert!(
-                    row.is_some(),
-                    "seeded session {k} not found by the raw lookup"
-                );
-            })
-        })
+        lookup(self.raw.clone(), RAW_SQL, keys)
     }
 
     fn raw_description(&self) -> &'static str {
-        "the same indexed lookup as a plain prepared `SELECT` (sqlx caches it per \
-         connection, as pgbench's `-M prepared` would): the store's join of sessions and \
-         users, its predicates and its 11 columns, decoded into the same Rust types, issued \
-         by a superuser connection, so no row-level security and no `set_config`. That is \
-         the least work the database can do for the answer: everything the store adds on \
-         top of it (the PL/pgSQL function `authn_validate_session` that sets the \
-         transaction-local namespace and runs the lookup under the RLS policy, building \
-         `ValidSession`) counts against the store. The store is opened with \
-         `PgStore::connect_with` as an ordinary login role owning the database \
-         (NOSUPERUSER, NOBYPASSRLS), as in production; the raw pool does no health check on \
-         acquire (sqlx's check on release is paid by both)."
+        "the store's own statement, verbatim, as a plain prepared `SELECT` (sqlx caches it \
+         per connection, as pgbench's `-M prepared` would): `SELECT .. FROM \
+         authn_validate_session($1, $2)`, issued as the same ordinary login role (NOSUPERUSER, \
+         NOBYPASSRLS, owning the database, as in production) on a pool without health checks \
+         on acquire, the row decoded into the same Rust types. store / raw is what the store \
+         API (handle, pool, error mapping, building `ValidSession`) costs over its statement."
+    }
+
+    fn bare_lookup(&self, keys: Keys) -> Option<Lookup> {
+        Some(lookup(self.bare.clone(), BARE_SQL, keys))
+    }
+
+    fn bare_description(&self) -> Option<&'static str> {
+        Some(
+            "Bare: the lookup inside that function (the join of sessions and users, its \
+             predicates, its 11 columns) as a plain prepared statement by a superuser \
+             connection, so without the PL/pgSQL call, the transaction-local `set_config` of \
+             the namespace and the row-level security policy. store / bare shows what the \
+             tenant guard costs: every statement of the store runs under the RLS policy with \
+             the namespace set for its own transaction only, so a pooled connection never \
+             carries a namespace to its next user; validation pays for that with one PL/pgSQL \
+             call (about 20 µs of database CPU).",
+        )
     }
 
     async fn seed_live(&self, from: u64, to: u64) {
@@ -247,12 +258,14 @@ impl Backend for Pg {
 
     async fn close_raw(&self) {
         self.raw.close().await;
+        self.bare.close().await;
     }
 
     async fn teardown(self) {
         // The role stays, for the next run.
         self.store.pool().close().await;
         self.raw.close().await;
+        self.bare.close().await;
         let mut conn = PgConnection::connect_with(&self.admin)
             .await
             .expect("reconnect as superuser");
@@ -273,7 +286,27 @@ impl Backend for Pg {
             "VACUUM (ANALYZE) sessions",
             "CHECKPOINT",
         ] {
-            sqlx::raw_sql(sql).execute(&self.raw).await.expect(sql);
+            sqlx::raw_sql(sql).execute(&self.bare).await.expect(sql);
         }
     }
+}
+
+/// A closed-loop lookup of the seeded sessions by `sql` on `pool`.
+fn lookup(pool: PgPool, sql: &'static str, keys: Keys) -> Lookup {
+    Arc::new(move |k| {
+        let pool = pool.clone();
+        let keys = keys.clone();
+        Box::pin(async move {
+            let row: Option<RawRow> = sqlx::query_as(sql)
+                .bind(NAMESPACE)
+                .bind(keys[k].as_str())
+                .fetch_optional(&pool)
+                .await
+                .expect("raw lookup");
+            assert!(
+                row.is_some(),
+                "seeded session {k} not found by the raw lookup"
+            );
+        })
+    })
 }

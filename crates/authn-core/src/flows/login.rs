@@ -4,7 +4,7 @@
 use crate::email::Email;
 use crate::error::StoreError;
 use crate::ids::{SessionId, UserId};
-use crate::model::{MfaType, NewSession, NewUser, Session};
+use crate::model::{MfaCredential, MfaType, NewSession, NewUser, Session, User};
 use crate::secret::{PasswordHash, TokenHash};
 use crate::store::Store;
 
@@ -12,6 +12,16 @@ use super::{
     ACR_AAL1, AMR_PWD, AuthContext, AuthError, AuthResult, Authn, ClientInfo, IssuedSession,
     LoginOutcome, UserProfile,
 };
+
+/// A correct password, as [`Authn::login`] found it.
+struct LoginCheck {
+    user_id: UserId,
+    /// The stored hash has other parameters than the configured ones.
+    needs_rehash: bool,
+    /// The user and their confirmed TOTP method, if any, read while the
+    /// hash ran.
+    prefetched: Option<(User, Option<MfaCredential>)>,
+}
 
 impl<S: Store + Clone + 'static> Authn<S> {
     /// Creates a session with a fresh token for a user.
@@ -46,12 +56,13 @@ impl<S: Store + Clone + 'static> Authn<S> {
     /// # Errors
     /// [`AuthError::NotFound`] for an unknown user.
     pub async fn profile(&self, user_id: UserId) -> AuthResult<UserProfile> {
-        let user = self
-            .store
-            .get_user(user_id)
-            .await?
-            .ok_or(AuthError::NotFound)?;
-        let mfa_enabled = self.totp_method(user_id, true).await?.is_some();
+        // Two independent reads: one round trip's wait instead of two.
+        let (user, totp) = tokio::join!(
+            self.store.get_user(user_id),
+            self.totp_method(user_id, true)
+        );
+        let user = user?.ok_or(AuthError::NotFound)?;
+        let mfa_enabled = totp?.is_some();
         Ok(UserProfile { user, mfa_enabled })
     }
 
@@ -88,9 +99,16 @@ impl<S: Store + Clone + 'static> Authn<S> {
 
     /// Password login. Unknown emails, wrong passwords and disabled users
     /// get the same answer after the same hashing work. Each attempt is
-    /// reserved in the store before the password is checked, so parallel
-    /// guesses never get past the lockout limit. Users with a second factor
-    /// get a partial session and [`LoginOutcome::MfaRequired`].
+    /// reserved in the store before the password's verdict is used, so
+    /// parallel guesses never get past the lockout limit. Users with a
+    /// second factor get a partial session and [`LoginOutcome::MfaRequired`].
+    ///
+    /// The store work is kept off the hash's critical path, so a login
+    /// costs little more than its hash: the hasher's place is taken first
+    /// (a full hasher refuses at once, before any store work); the
+    /// attempt is reserved while the credentials are read and the hash
+    /// runs; the user and their second factor are read during the hash;
+    /// and the attempt is finished while the session is written.
     ///
     /// # Errors
     /// [`AuthError::InvalidCredentials`], [`AuthError::AccountLocked`],
@@ -101,19 +119,36 @@ impl<S: Store + Clone + 'static> Authn<S> {
         password: &str,
         client: &ClientInfo,
     ) -> AuthResult<LoginOutcome> {
+        // Overload is refused here for the price of a semaphore check: no
+        // attempt reserved and cancelled, no pool connection taken from the
+        // logins that will be answered.
+        let admission = self.hasher.try_admit()?;
         let Ok(email) = Email::parse(email) else {
             // Same cost as a real check: the answer must not tell malformed
             // from unknown from wrong.
-            self.hasher.verify_dummy(password).await?;
+            self.hasher
+                .verify_dummy_admitted(admission, password)
+                .await?;
             return Err(AuthError::InvalidCredentials);
         };
-        let permit = self.reserve_password_attempt(&email, client).await?;
-        let checked = self.check_password(&email, password).await;
-        let user_id = match checked {
-            Ok(Some(user_id)) => {
-                self.store.finish_login_attempt(&permit, true).await?;
-                user_id
+        // The verdict is computed beside the reservation but acted on only
+        // once the reservation holds: a refused (locked) attempt answers at
+        // once and drops it unseen, so the lockout bounds guesses exactly
+        // as before. (A hash already running then finishes in the
+        // background, within the hasher's limits: a login for a locked
+        // account can cost a hash, as one for an unknown email does.)
+        let check = self.check_login_password(admission, &email, password);
+        let reserve = self.reserve_password_attempt(&email, client);
+        tokio::pin!(check, reserve);
+        let (permit, checked) = tokio::select! {
+            permit = &mut reserve => {
+                let permit = permit?;
+                (permit, check.await)
             }
+            checked = &mut check => (reserve.await?, checked),
+        };
+        let found = match checked {
+            Ok(Some(found)) => found,
             Ok(None) => {
                 self.store.finish_login_attempt(&permit, false).await?;
                 return Err(AuthError::InvalidCredentials);
@@ -125,7 +160,81 @@ impl<S: Store + Clone + 'static> Authn<S> {
                 return Err(e);
             }
         };
-        self.after_first_factor(user_id, client, AMR_PWD).await
+        if found.needs_rehash {
+            self.rehash(found.user_id, password).await;
+        }
+        let Some((user, None)) = found.prefetched else {
+            // A second factor, or the reads beside the hash failed: the
+            // general path (which reads again and reports errors).
+            self.store.finish_login_attempt(&permit, true).await?;
+            return self
+                .after_first_factor(found.user_id, client, AMR_PWD)
+                .await;
+        };
+        // The attempt's completion and the new session are independent
+        // writes: one round trip's wait instead of two.
+        let (finished, session) = tokio::join!(
+            self.store.finish_login_attempt(&permit, true),
+            self.issue_session(found.user_id, client, false, &[AMR_PWD]),
+        );
+        if let Err(e) = finished {
+            // The token was never handed out; revoke it anyway.
+            if let Ok(s) = &session {
+                let _ = self
+                    .store
+                    .revoke_session(&TokenHash::of_token(&s.token))
+                    .await;
+            }
+            return Err(e.into());
+        }
+        Ok(LoginOutcome::Complete {
+            user: UserProfile {
+                user,
+                mfa_enabled: false,
+            },
+            session: session?,
+        })
+    }
+
+    /// [`check_password`](Self::check_password) for a login, on a hasher
+    /// place taken already, without the re-hash (the caller does it once
+    /// the attempt is reserved). The user and their confirmed TOTP are
+    /// read while the hash runs (`prefetched` is `None` when a read failed
+    /// or the user is gone), so a correct login needs no read after it.
+    async fn check_login_password(
+        &self,
+        admission: crate::password::Admission,
+        email: &Email,
+        password: &str,
+    ) -> AuthResult<Option<LoginCheck>> {
+        let creds = self.store.get_credentials(email.as_str()).await?;
+        let Some((creds, hash)) = creds.and_then(|c| c.password_hash.clone().map(|h| (c, h)))
+        else {
+            self.hasher
+                .verify_dummy_admitted(admission, password)
+                .await?;
+            return Ok(None);
+        };
+        // Both reads take far less than the hash, so they change neither
+        // the answer's time nor what it reveals.
+        let (verdict, user, totp) = tokio::join!(
+            self.hasher
+                .verify_admitted(admission, password, hash.as_str()),
+            self.store.get_user(creds.user_id),
+            self.totp_method(creds.user_id, true),
+        );
+        let verdict = verdict?;
+        if !verdict.matches || creds.disabled_at.is_some() {
+            return Ok(None);
+        }
+        Ok(Some(LoginCheck {
+            user_id: creds.user_id,
+            needs_rehash: verdict.needs_rehash,
+            prefetched: match (user, totp) {
+                (Ok(Some(user)), Ok(totp)) => Some((user, totp)),
+                _ => None,
+            },
+        }))
     }
 
     /// After a first factor (`method`): a partial session and
@@ -147,8 +256,17 @@ impl<S: Store + Clone + 'static> Authn<S> {
         let session = self
             .issue_session(user_id, client, false, &[method])
             .await?;
+        // No confirmed TOTP (just read): the profile needs only the user.
+        let user = self
+            .store
+            .get_user(user_id)
+            .await?
+            .ok_or(AuthError::NotFound)?;
         Ok(LoginOutcome::Complete {
-            user: self.profile(user_id).await?,
+            user: UserProfile {
+                user,
+                mfa_enabled: false,
+            },
             session,
         })
     }
@@ -192,14 +310,19 @@ impl<S: Store + Clone + 'static> Authn<S> {
             return Ok(None);
         }
         if verdict.needs_rehash {
-            // Best effort: a failure here must not fail a correct login.
-            if let Ok(phc) = self.hasher.hash(password).await
-                && let Ok(new_hash) = PasswordHash::parse(&phc)
-            {
-                let _ = self.store.update_password(creds.user_id, &new_hash).await;
-            }
+            self.rehash(creds.user_id, password).await;
         }
         Ok(Some(creds.user_id))
+    }
+
+    /// Stores a hash of a correct password with the current parameters.
+    /// Best effort: a failure here must not fail a correct login.
+    async fn rehash(&self, user_id: UserId, password: &str) {
+        if let Ok(phc) = self.hasher.hash(password).await
+            && let Ok(new_hash) = PasswordHash::parse(&phc)
+        {
+            let _ = self.store.update_password(user_id, &new_hash).await;
+        }
     }
 
     /// Logs the session out (revokes it).
