@@ -192,12 +192,15 @@ impl PasswordHasher {
     /// random 16-byte salt from the OS CSPRNG; returns the PHC string
     /// (`$argon2id$v=19$m=...,t=...,p=...$<salt>$<hash>`).
     pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
-        let hash = self.hash_phc(password).await?;
+        let hash = self.hash_phc(self.admit()?, password).await?;
         Ok(hash.to_string())
     }
 
-    async fn hash_phc(&self, password: &str) -> Result<PasswordHash, PasswordError> {
-        let admission = self.admit()?;
+    async fn hash_phc(
+        &self,
+        admission: OwnedSemaphorePermit,
+        password: &str,
+    ) -> Result<PasswordHash, PasswordError> {
         let salt = try_random_bytes::<SALT_LEN>().map_err(|_| PasswordError::Hash)?;
         let params = self.inner.params.clone();
         let password = password.to_owned();
@@ -311,37 +314,33 @@ impl PasswordHasher {
     /// same limits) against a fixed dummy hash and discards the result.
     ///
     /// Call it when the account does not exist, so the response time does
-    /// not reveal which emails are registered. The dummy hash is computed on
-    /// first use; that first call costs one extra hash.
+    /// not reveal which emails are registered. The first call builds the
+    /// dummy hash instead of verifying against it: one hash either way.
     pub async fn verify_dummy(&self, password: &str) -> Result<(), PasswordError> {
-        let dummy = self.dummy().await?;
-        let admission = self.admit()?;
-        self.verify_parsed(admission, password, dummy, false)
+        self.verify_dummy_admitted(Admission(self.admit()?), password)
             .await
-            .map(|_| ())
     }
 
     /// [`verify_dummy`](Self::verify_dummy) on a place taken earlier with
-    /// [`try_admit`](Self::try_admit). Only the first call (building the
-    /// dummy hash, which needs a place of its own) can be refused as busy.
+    /// [`try_admit`](Self::try_admit): never [`PasswordError::Busy`]. The
+    /// first call builds the dummy hash on that place instead (one hash
+    /// either way), so an unknown email is never refused where a known one
+    /// would be answered.
     pub async fn verify_dummy_admitted(
         &self,
         admission: Admission,
         password: &str,
     ) -> Result<(), PasswordError> {
-        let dummy = self.dummy().await?;
-        self.verify_parsed(admission.0, password, dummy, false)
-            .await
-            .map(|_| ())
-    }
-
-    async fn dummy(&self) -> Result<PasswordHash, PasswordError> {
-        Ok(self
-            .inner
-            .dummy
-            .get_or_try_init(|| self.hash_phc(DUMMY_PASSWORD))
-            .await?
-            .clone())
+        if let Some(dummy) = self.inner.dummy.get() {
+            return self
+                .verify_parsed(admission.0, password, dummy.clone(), false)
+                .await
+                .map(|_| ());
+        }
+        let built = self.hash_phc(admission.0, DUMMY_PASSWORD).await?;
+        // Another first call may have won the race; either hash will do.
+        let _ = self.inner.dummy.set(built);
+        Ok(())
     }
 
     /// Takes an admission permit or fails at once: waiting here would let a
@@ -564,7 +563,17 @@ mod tests {
         // Dropped unused: given back at once.
         drop(h.try_admit().unwrap());
         assert_eq!(h.queue_depth(), 0);
-        // The dummy: its first use builds the hash with a place of its own.
+        // The dummy: its first use builds the hash on the caller's place
+        // (no second one), so it succeeds even with room for one only.
+        let one = PasswordHasher::new(SMALL, 1, 0).unwrap();
+        one.verify_dummy_admitted(one.try_admit().unwrap(), "x")
+            .await
+            .unwrap();
+        assert!(one.inner.dummy.get().is_some());
+        one.verify_dummy_admitted(one.try_admit().unwrap(), "y")
+            .await
+            .unwrap();
+        assert_eq!(one.queue_depth(), 0);
         h.verify_dummy_admitted(h.try_admit().unwrap(), "x")
             .await
             .unwrap();

@@ -660,3 +660,29 @@ async fn a_full_hasher_refuses_logins_at_once_and_counts_no_attempt() {
         assert_eq!(got.0, StatusCode::OK, "{}", got.1);
     }
 }
+
+#[tokio::test]
+async fn an_unknown_email_is_answered_like_a_known_one_with_room_for_one_hash() {
+    // The dummy hash of the first unknown email is built on that login's
+    // own place in the hasher: with room for one hash and no queue it must
+    // not be refused as busy where a known email would be answered.
+    let srv = TestServer::start_with_config(|c| {
+        c.hash_concurrency = Some(1);
+        c.hash_queue = Some(0);
+    })
+    .await;
+    for who in [
+        "nobody-1@example.com",
+        "nobody-2@example.com",
+        "not an email",
+    ] {
+        let got = srv.login(&srv.bare_client(), who, PASSWORD).await;
+        assert_error(&got, StatusCode::UNAUTHORIZED, "invalid_credentials");
+    }
+    let known = email("known");
+    srv.signup(&srv.bare_client(), &known).await;
+    let got = srv
+        .login(&srv.bare_client(), &known, "wrong password 123")
+        .await;
+    assert_error(&got, StatusCode::UNAUTHORIZED, "invalid_credentials");
+}

@@ -54,14 +54,18 @@ impl PgStore {
     /// (`set_config(.., true)` is transaction-local, so it can never leak to
     /// the pool's next user).
     ///
-    /// Both go in one round trip (one simple-protocol message), so a
-    /// one-statement read costs three round trips, not four. The namespace
-    /// is spliced in as a literal: [`Namespace`](authn_core::Namespace)
-    /// admits only ASCII letters, digits and `.` `_` `-` `:`, and a quote
-    /// is doubled all the same.
+    /// Both go in one round trip, as one simple-protocol message, so a
+    /// one-statement read costs three round trips, not four. `set_config`
+    /// comes first: it runs in the message's implicit transaction, which
+    /// `BEGIN` then turns into this explicit one (the setting lives on until
+    /// its end); should it fail, `BEGIN` never runs and the connection is
+    /// left idle, not inside a transaction that sqlx does not know about.
+    /// The namespace is spliced in as a literal:
+    /// [`Namespace`](authn_core::Namespace) admits only ASCII letters,
+    /// digits and `.` `_` `-` `:`, and a quote is doubled all the same.
     pub(crate) async fn begin(&self) -> StoreResult<Tx> {
         let ns = self.namespace.as_str().replace('\'', "''");
-        let sql = format!("BEGIN; SELECT set_config('authn.namespace', '{ns}', true)");
+        let sql = format!("SELECT set_config('authn.namespace', '{ns}', true); BEGIN");
         self.pool
             .begin_with(sqlx::AssertSqlSafe(sql))
             .await

@@ -4,7 +4,7 @@
 use crate::email::Email;
 use crate::error::StoreError;
 use crate::ids::{SessionId, UserId};
-use crate::model::{MfaCredential, MfaType, NewSession, NewUser, Session, User};
+use crate::model::{MfaType, NewSession, NewUser, Session};
 use crate::secret::{PasswordHash, TokenHash};
 use crate::store::Store;
 
@@ -18,9 +18,6 @@ struct LoginCheck {
     user_id: UserId,
     /// The stored hash has other parameters than the configured ones.
     needs_rehash: bool,
-    /// The user and their confirmed TOTP method, if any, read while the
-    /// hash ran.
-    prefetched: Option<(User, Option<MfaCredential>)>,
 }
 
 impl<S: Store + Clone + 'static> Authn<S> {
@@ -105,10 +102,10 @@ impl<S: Store + Clone + 'static> Authn<S> {
     ///
     /// The store work is kept off the hash's critical path, so a login
     /// costs little more than its hash: the hasher's place is taken first
-    /// (a full hasher refuses at once, before any store work); the
-    /// attempt is reserved while the credentials are read and the hash
-    /// runs; the user and their second factor are read during the hash;
-    /// and the attempt is finished while the session is written.
+    /// (a full hasher refuses at once, before any store work and without
+    /// counting an attempt); the attempt is reserved while the credentials
+    /// are read and the hash runs; and after a right password, the attempt
+    /// is finished while the second factor and the profile are read.
     ///
     /// # Errors
     /// [`AuthError::InvalidCredentials`], [`AuthError::AccountLocked`],
@@ -131,22 +128,15 @@ impl<S: Store + Clone + 'static> Authn<S> {
                 .await?;
             return Err(AuthError::InvalidCredentials);
         };
-        // The verdict is computed beside the reservation but acted on only
-        // once the reservation holds: a refused (locked) attempt answers at
-        // once and drops it unseen, so the lockout bounds guesses exactly
-        // as before. (A hash already running then finishes in the
-        // background, within the hasher's limits: a login for a locked
-        // account can cost a hash, as one for an unknown email does.)
-        let check = self.check_login_password(admission, &email, password);
-        let reserve = self.reserve_password_attempt(&email, client);
-        tokio::pin!(check, reserve);
-        let (permit, checked) = tokio::select! {
-            permit = &mut reserve => {
-                let permit = permit?;
-                (permit, check.await)
-            }
-            checked = &mut check => (reserve.await?, checked),
-        };
+        // Both run to the end (neither is dropped half way through a
+        // statement), and the verdict is used only once the reservation
+        // holds: a refused (locked) attempt answers after the same hashing
+        // work as any other and its verdict is never looked at.
+        let (permit, checked) = tokio::join!(
+            self.reserve_password_attempt(&email, client),
+            self.check_login_password(admission, &email, password),
+        );
+        let permit = permit?;
         let found = match checked {
             Ok(Some(found)) => found,
             Ok(None) => {
@@ -154,8 +144,8 @@ impl<S: Store + Clone + 'static> Authn<S> {
                 return Err(AuthError::InvalidCredentials);
             }
             Err(e) => {
-                // Not decided (busy hasher, storage trouble): the attempt
-                // must not count as a failure.
+                // Not decided (storage trouble): the attempt must not count
+                // as a failure.
                 let _ = self.store.cancel_login_attempt(&permit).await;
                 return Err(e);
             }
@@ -163,44 +153,34 @@ impl<S: Store + Clone + 'static> Authn<S> {
         if found.needs_rehash {
             self.rehash(found.user_id, password).await;
         }
-        let Some((user, None)) = found.prefetched else {
-            // A second factor, or the reads beside the hash failed: the
-            // general path (which reads again and reports errors).
-            self.store.finish_login_attempt(&permit, true).await?;
+        // Three independent round trips: one round trip's wait.
+        let (finished, totp, user) = tokio::join!(
+            self.store.finish_login_attempt(&permit, true),
+            self.totp_method(found.user_id, true),
+            self.store.get_user(found.user_id),
+        );
+        finished?;
+        if totp?.is_some() {
             return self
                 .after_first_factor(found.user_id, client, AMR_PWD)
                 .await;
-        };
-        // The attempt's completion and the new session are independent
-        // writes: one round trip's wait instead of two.
-        let (finished, session) = tokio::join!(
-            self.store.finish_login_attempt(&permit, true),
-            self.issue_session(found.user_id, client, false, &[AMR_PWD]),
-        );
-        if let Err(e) = finished {
-            // The token was never handed out; revoke it anyway.
-            if let Ok(s) = &session {
-                let _ = self
-                    .store
-                    .revoke_session(&TokenHash::of_token(&s.token))
-                    .await;
-            }
-            return Err(e.into());
         }
+        let user = user?.ok_or(AuthError::NotFound)?;
+        let session = self
+            .issue_session(found.user_id, client, false, &[AMR_PWD])
+            .await?;
         Ok(LoginOutcome::Complete {
             user: UserProfile {
                 user,
                 mfa_enabled: false,
             },
-            session: session?,
+            session,
         })
     }
 
     /// [`check_password`](Self::check_password) for a login, on a hasher
     /// place taken already, without the re-hash (the caller does it once
-    /// the attempt is reserved). The user and their confirmed TOTP are
-    /// read while the hash runs (`prefetched` is `None` when a read failed
-    /// or the user is gone), so a correct login needs no read after it.
+    /// the attempt is reserved).
     async fn check_login_password(
         &self,
         admission: crate::password::Admission,
@@ -215,25 +195,16 @@ impl<S: Store + Clone + 'static> Authn<S> {
                 .await?;
             return Ok(None);
         };
-        // Both reads take far less than the hash, so they change neither
-        // the answer's time nor what it reveals.
-        let (verdict, user, totp) = tokio::join!(
-            self.hasher
-                .verify_admitted(admission, password, hash.as_str()),
-            self.store.get_user(creds.user_id),
-            self.totp_method(creds.user_id, true),
-        );
-        let verdict = verdict?;
+        let verdict = self
+            .hasher
+            .verify_admitted(admission, password, hash.as_str())
+            .await?;
         if !verdict.matches || creds.disabled_at.is_some() {
             return Ok(None);
         }
         Ok(Some(LoginCheck {
             user_id: creds.user_id,
             needs_rehash: verdict.needs_rehash,
-            prefetched: match (user, totp) {
-                (Ok(Some(user)), Ok(totp)) => Some((user, totp)),
-                _ => None,
-            },
         }))
     }
 
