@@ -109,8 +109,9 @@ pub async fn run(settings: &Settings) -> Vec<Section> {
             "authn-bench: login: {} latency, {samples} samples each",
             db.label()
         );
-        let [bare, core, malformed, login] = latencies(&server, &users[0], samples, db).await;
-        for l in [&bare, &core, &malformed, &login] {
+        let [bare, floor, core, malformed, login] =
+            latencies(&server, &users[0], samples, db).await;
+        for l in [&bare, &floor, &core, &malformed, &login] {
             latency_rows.push(vec![
                 l.name.clone(),
                 l.h.len().to_string(),
@@ -118,6 +119,8 @@ pub async fn run(settings: &Settings) -> Vec<Section> {
                 fmt_us(l.p99()),
                 format!("{:+.1} %", (l.p50() / bare.p50() - 1.0) * 100.0),
                 format!("{:+.1} %", (l.p99() / bare.p99() - 1.0) * 100.0),
+                format!("{:+.1} %", (l.p50() / floor.p50() - 1.0) * 100.0),
+                format!("{:+.1} %", (l.p99() / floor.p99() - 1.0) * 100.0),
             ]);
         }
         checks.push(Check::at_most(
@@ -217,12 +220,16 @@ pub async fn run(settings: &Settings) -> Vec<Section> {
          (logging included; per-IP rate limits raised), against the bare argon2id verification \
          the login does: `argon2`'s `verify_password` of a PHC hash made with the server's \
          parameters (`Argon2Params::default()`: m = 19 MiB, t = 2, p = 1), called directly on \
-         one thread. Between them: `PasswordHasher::verify`, the same verification through \
+         one thread (it allocates its 19 MiB of working memory on every call, as any caller of \
+         `verify_password` pays). The floor: the same computation on working memory kept from \
+         the previous call (no allocation, no page faults), which is how `PasswordHasher` runs \
+         it. Between them: `PasswordHasher::verify`, the same verification through \
          `authn_core`'s bounded hasher (admission, Tokio blocking pool), and a login with a \
          malformed email, which does the same hashing work through HTTP and the server but no \
          store work: the gap from it to the real login is the store's share. {samples} samples \
          each, taken one of each in turn (rotating order) so all see the same machine state. \
-         Overhead = contender / bare - 1. Target: login overhead <= 15 % at p50, and at p99 \
+         Overhead = contender / bare - 1 (and / floor - 1: what the login adds beyond the \
+         computation itself, informative). Target: login overhead <= 15 % at p50, and at p99 \
          too (the extra work — attempt reservation and completion, credential and user reads, \
          session creation, HTTP — must not add a long tail either)."
     );
@@ -263,6 +270,8 @@ pub async fn run(settings: &Settings) -> Vec<Section> {
                 "p99",
                 "p50 vs bare",
                 "p99 vs bare",
+                "p50 vs floor",
+                "p99 vs floor",
             ]
             .map(String::from)
             .to_vec(),
@@ -329,7 +338,7 @@ fn login_body(email: &str) -> String {
 }
 
 /// Bare verification, hasher verification and HTTP login, interleaved.
-async fn latencies(server: &Server, user: &str, samples: usize, db: Db) -> [Latency; 4] {
+async fn latencies(server: &Server, user: &str, samples: usize, db: Db) -> [Latency; 5] {
     let params = Argon2Params::default();
     let hasher = PasswordHasher::new(params, 1, 1).expect("hasher");
     let phc = hasher.hash(PASSWORD).await.expect("hash");
@@ -339,26 +348,39 @@ async fn latencies(server: &Server, user: &str, samples: usize, db: Db) -> [Late
     let body = login_body(user);
 
     let mut bare = Latency::new(format!("{}: argon2id verify (bare)", db.label()));
+    let mut floor = Latency::new(format!(
+        "{}: argon2id on reused memory (the floor)",
+        db.label()
+    ));
+    let memory = Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut core = Latency::new(format!("{}: `PasswordHasher::verify`", db.label()));
     let mut login = Latency::new(format!("{}: `POST /auth/login`", db.label()));
     let mut malformed = Latency::new(format!(
         "{}: `POST /auth/login`, malformed email (no store work)",
         db.label()
     ));
-    // Rounds of one sample each, in a rotating order, so all four see the
+    // Rounds of one sample each, in a rotating order, so all five see the
     // same machine (a noisy neighbour hits them alike); the first rounds,
     // unrecorded, warm caches, pools and the connection. Slot 2 is the
     // login, 3 the malformed one.
     const WARMUP: usize = 5;
     for round in 0..WARMUP + samples {
         let record = round >= WARMUP;
-        for turn in 0..4 {
-            let t = match (round + turn) % 4 {
+        for turn in 0..5 {
+            let t = match (round + turn) % 5 {
                 0 => {
                     let phc = phc.clone();
                     tokio::task::spawn_blocking(move || bare_verify(&phc, 1)[0])
                         .await
                         .expect("bare hash thread")
+                }
+                4 => {
+                    let (phc, memory) = (phc.clone(), memory.clone());
+                    tokio::task::spawn_blocking(move || {
+                        floor_verify(&phc, &mut memory.lock().expect("memory"))
+                    })
+                    .await
+                    .expect("floor hash thread")
                 }
                 1 => {
                     let t0 = Instant::now();
@@ -398,11 +420,32 @@ async fn latencies(server: &Server, user: &str, samples: usize, db: Db) -> [Late
                 }
             };
             if record {
-                [&mut bare, &mut core, &mut login, &mut malformed][(round + turn) % 4].record(t);
+                [&mut bare, &mut core, &mut login, &mut malformed, &mut floor][(round + turn) % 5]
+                    .record(t);
             }
         }
     }
-    [bare, core, malformed, login]
+    [bare, floor, core, malformed, login]
+}
+
+/// One verification of `phc` as argon2 computes it at the least: on
+/// working memory kept from the previous call (no allocation, no page
+/// faults), as `PasswordHasher` does.
+fn floor_verify(phc: &str, memory: &mut Vec<argon2::Block>) -> Duration {
+    let parsed = PasswordHash::new(phc).expect("PHC hash");
+    let params = argon2::Params::try_from(&parsed).expect("params");
+    let blocks = params.block_count();
+    memory.resize(blocks.max(memory.len()), argon2::Block::default());
+    let salt = parsed.salt.expect("salt");
+    let expected = parsed.hash.expect("hash");
+    let mut out = vec![0u8; expected.len()];
+    let t0 = Instant::now();
+    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password_into_with_memory(PASSWORD.as_bytes(), &salt, &mut out, &mut memory[..blocks])
+        .expect("hash");
+    let t = t0.elapsed();
+    assert_eq!(out.as_slice(), expected.as_ref(), "the right password");
+    t
 }
 
 /// `n` verifications of `phc` on this thread, each timed: what the

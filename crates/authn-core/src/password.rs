@@ -15,9 +15,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::PasswordHasher as _;
+use argon2::password_hash::phc::{Output, PasswordHash};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 
 use crate::token::try_random_bytes;
@@ -115,6 +115,11 @@ struct Inner {
     /// Hash of [`DUMMY_PASSWORD`] with the configured parameters, built on
     /// first use so construction stays cheap.
     dummy: OnceCell<PasswordHash>,
+    /// Argon2 working memory of finished verifications, for the next ones.
+    /// A fresh 19 MiB per call costs thousands of page faults, about a
+    /// tenth of the hash's time; at most `max_in_flight` are ever kept,
+    /// since no more run at once.
+    memory: std::sync::Mutex<Vec<Vec<Block>>>,
 }
 
 impl fmt::Debug for PasswordHasher {
@@ -160,6 +165,7 @@ impl PasswordHasher {
                 capacity,
                 execution: Arc::new(Semaphore::new(max_in_flight)),
                 dummy: OnceCell::new(),
+                memory: std::sync::Mutex::new(Vec::new()),
             }),
         })
     }
@@ -257,22 +263,25 @@ impl PasswordHasher {
         needs_rehash: bool,
     ) -> Result<Verification, PasswordError> {
         let password = password.to_owned();
+        let inner = Arc::clone(&self.inner);
         let matches = self
             .run(admission, move || {
-                // The algorithm, version and parameters come from `parsed`;
-                // the instance's own settings are not used for verification.
-                // The output comparison is constant-time (phc::Output::eq).
-                match Argon2::default().verify_password(password.as_bytes(), &parsed) {
-                    Ok(()) => Ok(true),
-                    Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
-                    Err(
-                        argon2::password_hash::Error::OutOfMemory
-                        | argon2::password_hash::Error::Internal
-                        | argon2::password_hash::Error::Crypto
-                        | argon2::password_hash::Error::RngFailure,
-                    ) => Err(PasswordError::Hash),
-                    Err(_) => Err(PasswordError::InvalidHash),
+                let mut memory = inner
+                    .memory
+                    .lock()
+                    .ok()
+                    .and_then(|mut kept| kept.pop())
+                    .unwrap_or_default();
+                let matches = verify_with_memory(password.as_bytes(), &parsed, &mut memory);
+                // Only memory of the configured size is kept: a one-off
+                // larger hash (imported with other parameters) gives its
+                // memory back.
+                if memory.len() <= inner.params.block_count()
+                    && let Ok(mut kept) = inner.memory.lock()
+                {
+                    kept.push(memory);
                 }
+                matches
             })
             .await?;
         Ok(Verification {
@@ -378,6 +387,51 @@ impl PasswordHasher {
             .await
             .map_err(|_| PasswordError::TaskFailed)?
     }
+}
+
+/// Verifies `password` against `hash` as argon2's own `verify_password`
+/// does (the algorithm, version and parameters recorded in the hash, the
+/// outputs compared in constant time by `Output`'s `PartialEq`), but on
+/// `memory`, grown once to the hash's size and reused across calls.
+fn verify_with_memory(
+    password: &[u8],
+    hash: &PasswordHash,
+    memory: &mut Vec<Block>,
+) -> Result<bool, PasswordError> {
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return Err(PasswordError::InvalidHash);
+    };
+    let algorithm =
+        Algorithm::new(hash.algorithm.as_str()).map_err(|_| PasswordError::InvalidHash)?;
+    let version = hash
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(|_| PasswordError::InvalidHash)?
+        .unwrap_or_default();
+    let params = Params::try_from(hash).map_err(|_| PasswordError::InvalidHash)?;
+    let blocks = params.block_count();
+    if memory.len() < blocks {
+        // Fallible: a stored hash with a huge memory cost must fail the
+        // call, not abort the process.
+        memory
+            .try_reserve_exact(blocks - memory.len())
+            .map_err(|_| PasswordError::Hash)?;
+        memory.resize(blocks, Block::default());
+    }
+    let memory = memory.get_mut(..blocks).ok_or(PasswordError::Hash)?;
+    let mut buffer = [0u8; Output::MAX_LENGTH];
+    let out = buffer
+        .get_mut(..expected.len())
+        .ok_or(PasswordError::InvalidHash)?;
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password, salt, out, memory)
+        .map_err(|e| match e {
+            argon2::Error::OutOfMemory => PasswordError::Hash,
+            _ => PasswordError::InvalidHash,
+        })?;
+    let computed = Output::new(out).map_err(|_| PasswordError::InvalidHash)?;
+    Ok(computed == *expected)
 }
 
 #[cfg(test)]
@@ -588,6 +642,41 @@ mod tests {
             PasswordError::InvalidHash
         );
         assert_eq!(h.queue_depth(), 0);
+    }
+
+    #[tokio::test]
+    async fn verification_memory_is_reused_and_bounded() {
+        let h = PasswordHasher::new(SMALL, 2, 8).unwrap();
+        let phc = h.hash("pw").await.unwrap();
+        // Same answers as argon2's own verify_password, for other parameters
+        // (their larger memory is not kept) and for the configured ones.
+        let other = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x10,
+            Params::new(SMALL.m_cost_kib * 2, 1, 1, Some(24)).unwrap(),
+        )
+        .hash_password_with_salt(b"pw", b"0123456789abcdef")
+        .unwrap()
+        .to_string();
+        for stored in [&other, &phc] {
+            for (password, expected) in [("pw", true), ("pW", false), ("", false)] {
+                let ours = h.verify(password, stored).await.unwrap().matches;
+                let theirs = argon2::password_hash::PasswordVerifier::verify_password(
+                    &Argon2::default(),
+                    password.as_bytes(),
+                    &PasswordHash::new(stored).unwrap(),
+                )
+                .is_ok();
+                assert_eq!(
+                    (ours, theirs),
+                    (expected, expected),
+                    "{stored} {password:?}"
+                );
+            }
+        }
+        let kept = h.inner.memory.lock().unwrap();
+        assert!(!kept.is_empty() && kept.len() <= 2, "{} kept", kept.len());
+        assert!(kept.iter().all(|m| m.len() == h.inner.params.block_count()));
     }
 
     #[tokio::test]

@@ -83,11 +83,11 @@ impl PgStore {
             if n < batch {
                 return Ok(total);
             }
-            // Paced: idle twice as long as the batch took, so a cleanup of
-            // millions of rows takes at most a third of one connection's time
+            // Paced: idle as long as the batch took, so a cleanup of
+            // millions of rows takes at most half of one connection's time
             // and requests keep the rest of the machine (the cleanup is a
             // background job; its own speed matters little).
-            tokio::time::sleep(started.elapsed() * 2).await;
+            tokio::time::sleep(started.elapsed()).await;
         }
     }
 }
