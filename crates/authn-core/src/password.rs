@@ -13,7 +13,7 @@
 //!   `spawn_blocking`.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 
 use argon2::password_hash::PasswordHasher as _;
 use argon2::password_hash::phc::{Output, PasswordHash};
@@ -115,10 +115,11 @@ struct Inner {
     /// Hash of [`DUMMY_PASSWORD`] with the configured parameters, built on
     /// first use so construction stays cheap.
     dummy: OnceCell<PasswordHash>,
-    /// Argon2 working memory of finished verifications, for the next ones.
-    /// A fresh 19 MiB per call costs thousands of page faults, about a
-    /// tenth of the hash's time; at most `max_in_flight` are ever kept,
-    /// since no more run at once.
+    /// Argon2 working memory of finished verifications (wiped), for the
+    /// next ones. A fresh 19 MiB per call costs thousands of page faults,
+    /// about a tenth of the hash's time; at most `max_in_flight` are ever
+    /// kept, since no more run at once, so the hasher holds up to
+    /// `max_in_flight` x the configured memory cost for its lifetime.
     memory: std::sync::Mutex<Vec<Vec<Block>>>,
 }
 
@@ -266,20 +267,32 @@ impl PasswordHasher {
         let inner = Arc::clone(&self.inner);
         let matches = self
             .run(admission, move || {
-                let mut memory = inner
-                    .memory
-                    .lock()
-                    .ok()
-                    .and_then(|mut kept| kept.pop())
-                    .unwrap_or_default();
+                // A hash with other (larger) parameters than configured, as
+                // imported ones may have, gets memory of its own: the kept
+                // buffers stay at the configured size.
+                let fits = Params::try_from(&parsed)
+                    .is_ok_and(|p| p.block_count() <= inner.params.block_count());
+                let mut memory = if fits {
+                    inner
+                        .memory
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .pop()
+                        .unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
                 let matches = verify_with_memory(password.as_bytes(), &parsed, &mut memory);
-                // Only memory of the configured size is kept: a one-off
-                // larger hash (imported with other parameters) gives its
-                // memory back.
-                if memory.len() <= inner.params.block_count()
-                    && let Ok(mut kept) = inner.memory.lock()
-                {
-                    kept.push(memory);
+                if fits {
+                    // Wiped before it is kept: what argon2 leaves behind
+                    // (with t = 1, blocks cheaply derived from the password)
+                    // must not stay readable in memory until the next use.
+                    memory.fill(Block::default());
+                    inner
+                        .memory
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(memory);
                 }
                 matches
             })
@@ -677,6 +690,12 @@ mod tests {
         let kept = h.inner.memory.lock().unwrap();
         assert!(!kept.is_empty() && kept.len() <= 2, "{} kept", kept.len());
         assert!(kept.iter().all(|m| m.len() == h.inner.params.block_count()));
+        // Wiped before being kept.
+        assert!(
+            kept.iter()
+                .flatten()
+                .all(|b| b.as_ref().iter().all(|w| *w == 0))
+        );
     }
 
     #[tokio::test]
