@@ -303,14 +303,7 @@ impl PasswordHasher {
     /// Checks that a parsed PHC hash is a usable argon2 hash and reports
     /// whether it differs from the configured algorithm and parameters.
     fn check_stored(&self, hash: &PasswordHash) -> Result<bool, PasswordError> {
-        let algorithm =
-            Algorithm::new(hash.algorithm.as_str()).map_err(|_| PasswordError::InvalidHash)?;
-        let version = hash
-            .version
-            .map(Version::try_from)
-            .transpose()
-            .map_err(|_| PasswordError::InvalidHash)?;
-        let params = Params::try_from(hash).map_err(|_| PasswordError::InvalidHash)?;
+        let (algorithm, version, params) = recorded_settings(hash)?;
         // Without salt or output there is nothing to verify against; the
         // library would report "wrong password", which would hide corruption.
         if hash.salt.is_none() || hash.hash.is_none() {
@@ -399,6 +392,22 @@ impl PasswordHasher {
     }
 }
 
+/// The algorithm, version (when recorded) and parameters of a stored
+/// hash; [`PasswordError::InvalidHash`] when one is not argon2's.
+fn recorded_settings(
+    hash: &PasswordHash,
+) -> Result<(Algorithm, Option<Version>, Params), PasswordError> {
+    let algorithm =
+        Algorithm::new(hash.algorithm.as_str()).map_err(|_| PasswordError::InvalidHash)?;
+    let version = hash
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(|_| PasswordError::InvalidHash)?;
+    let params = Params::try_from(hash).map_err(|_| PasswordError::InvalidHash)?;
+    Ok((algorithm, version, params))
+}
+
 /// Verifies `password` against `hash` as argon2's own `verify_password`
 /// does (the algorithm, version and parameters recorded in the hash, the
 /// outputs compared in constant time by `Output`'s `PartialEq`), but on
@@ -411,15 +420,8 @@ fn verify_with_memory(
     let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
         return Err(PasswordError::InvalidHash);
     };
-    let algorithm =
-        Algorithm::new(hash.algorithm.as_str()).map_err(|_| PasswordError::InvalidHash)?;
-    let version = hash
-        .version
-        .map(Version::try_from)
-        .transpose()
-        .map_err(|_| PasswordError::InvalidHash)?
-        .unwrap_or_default();
-    let params = Params::try_from(hash).map_err(|_| PasswordError::InvalidHash)?;
+    let (algorithm, version, params) = recorded_settings(hash)?;
+    let version = version.unwrap_or_default();
     let blocks = params.block_count();
     if memory.len() < blocks {
         // Fallible: a stored hash with a huge memory cost must fail the

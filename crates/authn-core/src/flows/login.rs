@@ -4,7 +4,7 @@
 use crate::email::Email;
 use crate::error::StoreError;
 use crate::ids::{SessionId, UserId};
-use crate::model::{MfaType, NewSession, NewUser, Session};
+use crate::model::{MfaType, NewSession, NewUser, Session, User};
 use crate::secret::{PasswordHash, TokenHash};
 use crate::store::Store;
 
@@ -160,22 +160,8 @@ impl<S: Store + Clone + 'static> Authn<S> {
             self.store.get_user(found.user_id),
         );
         finished?;
-        if totp?.is_some() {
-            return self
-                .after_first_factor(found.user_id, client, AMR_PWD)
-                .await;
-        }
-        let user = user?.ok_or(AuthError::NotFound)?;
-        let session = self
-            .issue_session(found.user_id, client, false, &[AMR_PWD])
-            .await?;
-        Ok(LoginOutcome::Complete {
-            user: UserProfile {
-                user,
-                mfa_enabled: false,
-            },
-            session,
-        })
+        self.complete_first_factor(found.user_id, client, AMR_PWD, totp?.is_some(), user?)
+            .await
     }
 
     /// [`check_password`](Self::check_password) for a login, on a hasher
@@ -217,22 +203,36 @@ impl<S: Store + Clone + 'static> Authn<S> {
         client: &ClientInfo,
         method: &str,
     ) -> AuthResult<LoginOutcome> {
-        if self.totp_method(user_id, true).await?.is_some() {
+        // Two independent reads: one round trip's wait instead of two.
+        let (totp, user) = tokio::join!(
+            self.totp_method(user_id, true),
+            self.store.get_user(user_id)
+        );
+        self.complete_first_factor(user_id, client, method, totp?.is_some(), user?)
+            .await
+    }
+
+    /// [`after_first_factor`](Self::after_first_factor) with the user's
+    /// confirmed second factor (`has_totp`) and record read already.
+    async fn complete_first_factor(
+        &self,
+        user_id: UserId,
+        client: &ClientInfo,
+        method: &str,
+        has_totp: bool,
+        user: Option<User>,
+    ) -> AuthResult<LoginOutcome> {
+        if has_totp {
             let session = self.issue_session(user_id, client, true, &[method]).await?;
             return Ok(LoginOutcome::MfaRequired {
                 session,
                 methods: self.second_factor_names(user_id).await?,
             });
         }
+        let user = user.ok_or(AuthError::NotFound)?;
         let session = self
             .issue_session(user_id, client, false, &[method])
             .await?;
-        // No confirmed TOTP (just read): the profile needs only the user.
-        let user = self
-            .store
-            .get_user(user_id)
-            .await?
-            .ok_or(AuthError::NotFound)?;
         Ok(LoginOutcome::Complete {
             user: UserProfile {
                 user,
