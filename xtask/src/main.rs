@@ -5,8 +5,9 @@
 //!   document.
 //! - `cargo xtask test [-- <runner args>]`: run every test of the workspace
 //!   against a real PostgreSQL.
-//! - `cargo xtask bench [--quick] [store|http|login|totp]`: the benchmark
-//!   suite in release; a full run writes `docs/benchmarks.md`.
+//! - `cargo xtask bench [--quick] [--backend postgres|sqlite]
+//!   [store|http|login|totp]`: the benchmark suite in release; a full run
+//!   writes `docs/benchmarks.md`.
 
 mod bench;
 mod docs;
@@ -26,10 +27,11 @@ commands:
   test [-- ARGS]  run all tests (ARGS go to nextest / cargo test) and doctests
                   against PostgreSQL: $AUTHN_TEST_DATABASE_URL, or one found or
                   started by scripts/ensure-postgres
-  bench [--quick] [SCENARIO]
+  bench [--quick] [--backend postgres|sqlite] [SCENARIO]
                   the benchmarks (release build, PostgreSQL, wrk); a full run
                   (no arguments) writes docs/benchmarks.md. SCENARIO: store,
-                  http, login or totp; --quick: small sizes, short runs";
+                  http, login or totp; --quick: small sizes, short runs;
+                  --backend: one store only";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

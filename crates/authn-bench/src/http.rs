@@ -12,7 +12,7 @@ use authn_client::AuthClient;
 use crate::Settings;
 use crate::measure::{fmt_rate, fmt_us};
 use crate::report::{Check, Section};
-use crate::server::{ADMIN_KEY, Db, Deployment, PASSWORD, Server};
+use crate::server::{ADMIN_KEY, Deployment, PASSWORD, Server};
 
 /// Connection counts of the issue.
 const CONNECTIONS: [u32; 3] = [1, 16, 64];
@@ -63,7 +63,7 @@ pub async fn run(settings: &Settings) -> Vec<Section> {
     let mut rows = Vec::new();
     let mut errors = 0u64;
     let mut runs = 0u64;
-    for db in Db::ALL {
+    for db in settings.backends() {
         let deployment = Deployment::new(settings, db, "http").await;
         let token = {
             let server = deployment.start().await;

@@ -101,7 +101,7 @@ pub async fn run(settings: &Settings) -> Vec<Section> {
     let mut latency_rows = Vec::new();
     let mut overload_rows = Vec::new();
     let mut checks = Vec::new();
-    for db in Db::ALL {
+    for db in settings.backends() {
         let deployment = Deployment::new(settings, db, "login").await;
         let server = deployment.start().await;
         let users = create_users(&server, 1 + OVERLOAD_USERS, concurrency).await;

@@ -29,6 +29,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::report::{Report, Section};
+use crate::server::Db;
 
 /// Command line of the benchmark binary.
 #[derive(Parser)]
@@ -52,6 +53,11 @@ struct Cli {
     /// suite itself, not figures to publish.
     #[arg(long, global = true)]
     quick: bool,
+    /// Run the store, login and HTTP scenarios on this backend only (both
+    /// by default): to look into one backend's figures. A report of one
+    /// backend is not one to publish.
+    #[arg(long, global = true, value_enum)]
+    backend: Option<Db>,
     #[command(subcommand)]
     scenario: Option<Scenario>,
 }
@@ -78,6 +84,18 @@ pub struct Settings {
     pub authn_bin: PathBuf,
     /// Smoke-test sizes and durations.
     pub quick: bool,
+    /// The one backend to run on, when not both.
+    pub backend: Option<Db>,
+}
+
+impl Settings {
+    /// The backends the scenarios run on, PostgreSQL first.
+    pub fn backends(&self) -> Vec<Db> {
+        Db::ALL
+            .into_iter()
+            .filter(|db| self.backend.is_none_or(|b| b == *db))
+            .collect()
+    }
 }
 
 #[tokio::main]
@@ -88,6 +106,7 @@ async fn main() {
         pg_admin_url: cli.pg_admin_url.clone(),
         authn_bin: cli.authn_bin.clone(),
         quick: cli.quick,
+        backend: cli.backend,
     };
     let all = cli.scenario.is_none();
     let wants = |s: Scenario| all || cli.scenario == Some(s);

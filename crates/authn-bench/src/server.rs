@@ -30,8 +30,8 @@ const PG_ROLE: &str = "authn_bench_app";
 /// How long a server may take to answer `/readyz`.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The store a deployment runs on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The store a deployment (or a store scenario) runs on.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Db {
     /// A fresh database on the bench PostgreSQL.
     Postgres,

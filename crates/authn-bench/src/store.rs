@@ -25,6 +25,7 @@ use authn_core::store::{MaintenanceStore, SessionStore};
 use crate::Settings;
 use crate::measure::{RunStats, closed_loop, fmt_rate, fmt_us, histogram, median};
 use crate::report::{Check, Section};
+use crate::server::Db;
 
 /// Connections in each pool (the store's and the raw loop's alike): enough
 /// that 16 tasks never wait for one.
@@ -605,14 +606,15 @@ pub async fn run(settings: &Settings) -> Vec<Section> {
             .collect(),
     );
     let mut outcomes = Vec::new();
-    {
+    let backends = settings.backends();
+    if backends.contains(&Db::Postgres) {
         let small = pg::Pg::setup(settings, "authn_bench_small").await;
         let big = pg::Pg::setup(settings, "authn_bench").await;
         outcomes.push(run_backend(&small, &big, settings, &keys).await);
         small.teardown().await;
         big.teardown().await;
     }
-    {
+    if backends.contains(&Db::Sqlite) {
         let small = sqlite::Sqlite::setup().await;
         let big = sqlite::Sqlite::setup().await;
         outcomes.push(run_backend(&small, &big, settings, &keys).await);
