@@ -64,6 +64,19 @@ pub use error::map_sqlx_error;
 /// connection or process) before the operation fails with `Unavailable`.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How much of the database file each connection reads through a memory
+/// map (`PRAGMA mmap_size`), in bytes: 1 GiB, past which reads go through
+/// `read()` again. Mapped pages are the kernel's page cache, shared by every
+/// connection, where each connection's own page cache is 2 MiB: a session
+/// lookup on a file of 10^6 sessions reads its B-tree pages without a
+/// system call or a copy each (measured: validation throughput 1.8x at 4
+/// tasks, `cargo xtask bench --backend sqlite store`). Writes still go
+/// through `write()`. The cost SQLite documents: an I/O error while reading
+/// the mapped file (a failing disk, the file truncated by another program)
+/// ends the process with `SIGBUS` instead of an error. A pool built with
+/// [`SqliteStore::new`] chooses its own setting.
+pub const MMAP_SIZE: u64 = 1 << 30;
+
 /// Checks and parses a SQLite URL (`sqlite://path`, `sqlite:path`,
 /// `sqlite::memory:`), and tells whether it names an in-memory database.
 /// Another scheme here is a configuration mistake worth naming, not a file
@@ -86,7 +99,8 @@ fn parse_url(url: &str) -> Result<(SqliteConnectOptions, bool), ValidationError>
 /// never block the writer), foreign keys enforced, `synchronous = FULL`
 /// (each commit is on disk before it returns: a logout, a revocation or a
 /// spent one-time token survives a power loss, as on PostgreSQL), a busy
-/// timeout, and the file created when missing.
+/// timeout, the file created when missing, and reads through a memory map
+/// of up to [`MMAP_SIZE`].
 fn tuned(options: SqliteConnectOptions) -> SqliteConnectOptions {
     options
         .create_if_missing(true)
@@ -94,6 +108,7 @@ fn tuned(options: SqliteConnectOptions) -> SqliteConnectOptions {
         .foreign_keys(true)
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(BUSY_TIMEOUT)
+        .pragma("mmap_size", MMAP_SIZE.to_string())
 }
 
 /// Creates a missing database file, and its directory, readable by the

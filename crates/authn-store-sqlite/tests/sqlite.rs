@@ -75,6 +75,13 @@ async fn connect_creates_the_file_and_its_directory_in_wal_mode() {
         .await
         .unwrap();
     assert!(busy >= 1000, "a busy timeout is set: {busy}");
+    // Reads through a memory map of the file (the kernel's page cache,
+    // shared by the pool's connections).
+    let mmap: i64 = sqlx::query_scalar("PRAGMA mmap_size")
+        .fetch_one(s.pool())
+        .await
+        .unwrap();
+    assert_eq!(mmap as u64, authn_store_sqlite::MMAP_SIZE);
 }
 
 #[cfg(unix)]
