@@ -48,10 +48,11 @@ pub struct Sqlite {
     store: SqliteStore,
     /// The store's own pool: the raw loop, and seeding. One pool, not a
     /// second one on the same file: with two pools in one process, the
-    /// pool whose connections opened first ran about 15 % slower at 4 and
-    /// 16 tasks, whichever contender it served (its worker threads share
-    /// glibc malloc arenas with the busy threads; with `MALLOC_ARENA_MAX=1`
-    /// the gap doubled), which measured the order of setup, not the store.
+    /// pool whose connections were put to work first ran about 15 % slower
+    /// at 4 and 16 tasks, whichever contender it served (swapped, and filled
+    /// in the other order), and the gap moved with the number of malloc
+    /// arenas (0.88 with `MALLOC_ARENA_MAX=64`, 0.70 with 1): it measured
+    /// how the pools' worker threads share the allocator, not the store.
     raw: SqlitePool,
 }
 
@@ -173,8 +174,8 @@ impl Backend for Sqlite {
          settings and statement cache), the row decoded in its stored types (integers, JSON \
          text) without building a `ValidSession`. The store opens the file with \
          `SqliteStore::connect_with` in a temporary directory. (A second pool on the same \
-         file would measure the order of setup: in one process, whichever of two pools opened \
-         its connections first ran about 15 % slower at 4 and 16 tasks.)"
+         file would measure the order of setup: in one process, whichever of two pools was put to \
+         work first ran about 15 % slower at 4 and 16 tasks.)"
     }
 
     async fn seed_live(&self, from: u64, to: u64) {
