@@ -279,7 +279,14 @@ impl LoginAttemptStore for PgStore {
         success: bool,
     ) -> StoreResult<AttemptOutcome> {
         let k = self.keyed(&permit.subject);
-        let mut tx = self.begin().await?;
+        // A success writes nothing the lockout or the audit trail needs
+        // kept: lost in a crash, the attempt reads as unfinished and counts
+        // as before. A failure (and its audit events) is flushed.
+        let mut tx = if success {
+            self.begin_unflushed().await?
+        } else {
+            self.begin().await?
+        };
         self.lock_subject(&mut tx, &k).await?;
         // primary key; `success IS NULL` makes finishing exactly-once
         let ip: Option<Option<IpAddr>> = sqlx::query_scalar(

@@ -153,15 +153,23 @@ impl<S: Store + Clone + 'static> Authn<S> {
         if found.needs_rehash {
             self.rehash(found.user_id, password).await;
         }
-        // Three independent round trips: one round trip's wait.
-        let (finished, totp, user) = tokio::join!(
-            self.store.finish_login_attempt(&permit, true),
-            self.totp_method(found.user_id, true),
-            self.store.get_user(found.user_id),
-        );
+        // The attempt's completion runs beside everything after it (the
+        // second-factor and profile reads, then the session): nothing there
+        // depends on it, and waiting for its commit first put one more
+        // commit on every login's path. Both run to the end; an error of
+        // either is the answer (a session made beside a failed completion
+        // is never handed out).
+        let (finished, outcome) =
+            tokio::join!(self.store.finish_login_attempt(&permit, true), async {
+                let (totp, user) = tokio::join!(
+                    self.totp_method(found.user_id, true),
+                    self.store.get_user(found.user_id),
+                );
+                self.complete_first_factor(found.user_id, client, AMR_PWD, totp?.is_some(), user?)
+                    .await
+            },);
         finished?;
-        self.complete_first_factor(found.user_id, client, AMR_PWD, totp?.is_some(), user?)
-            .await
+        outcome
     }
 
     /// [`check_password`](Self::check_password) for a login, on a hasher
