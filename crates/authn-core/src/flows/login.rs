@@ -4,7 +4,7 @@
 use crate::email::Email;
 use crate::error::StoreError;
 use crate::ids::{SessionId, UserId};
-use crate::model::{MfaType, NewSession, NewUser, Session, User};
+use crate::model::{MfaType, NewSession, NewUser, Session};
 use crate::secret::{PasswordHash, TokenHash};
 use crate::store::Store;
 
@@ -159,15 +159,10 @@ impl<S: Store + Clone + 'static> Authn<S> {
         // commit on every login's path. Both run to the end; an error of
         // either is the answer (a session made beside a failed completion
         // is never handed out).
-        let (finished, outcome) =
-            tokio::join!(self.store.finish_login_attempt(&permit, true), async {
-                let (totp, user) = tokio::join!(
-                    self.totp_method(found.user_id, true),
-                    self.store.get_user(found.user_id),
-                );
-                self.complete_first_factor(found.user_id, client, AMR_PWD, totp?.is_some(), user?)
-                    .await
-            },);
+        let (finished, outcome) = tokio::join!(
+            self.store.finish_login_attempt(&permit, true),
+            self.after_first_factor(found.user_id, client, AMR_PWD),
+        );
         finished?;
         outcome
     }
@@ -216,21 +211,8 @@ impl<S: Store + Clone + 'static> Authn<S> {
             self.totp_method(user_id, true),
             self.store.get_user(user_id)
         );
-        self.complete_first_factor(user_id, client, method, totp?.is_some(), user?)
-            .await
-    }
-
-    /// [`after_first_factor`](Self::after_first_factor) with the user's
-    /// confirmed second factor (`has_totp`) and record read already.
-    async fn complete_first_factor(
-        &self,
-        user_id: UserId,
-        client: &ClientInfo,
-        method: &str,
-        has_totp: bool,
-        user: Option<User>,
-    ) -> AuthResult<LoginOutcome> {
-        if has_totp {
+        let (totp, user) = (totp?, user?);
+        if totp.is_some() {
             let session = self.issue_session(user_id, client, true, &[method]).await?;
             return Ok(LoginOutcome::MfaRequired {
                 session,
