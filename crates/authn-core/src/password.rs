@@ -124,6 +124,14 @@ struct Inner {
     memory: std::sync::Mutex<Vec<Vec<Block>>>,
 }
 
+impl Inner {
+    /// The kept working memory; a lock poisoned by a panicking holder is
+    /// taken over (a list of buffers has no invariant a panic can break).
+    fn kept_memory(&self) -> std::sync::MutexGuard<'_, Vec<Vec<Block>>> {
+        self.memory.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 impl fmt::Debug for PasswordHasher {
     // Manual impl: shows configuration and load, never the dummy hash.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -274,22 +282,13 @@ impl PasswordHasher {
                 let fits = Params::try_from(&parsed)
                     .is_ok_and(|p| p.block_count() <= inner.params.block_count());
                 let mut memory = if fits {
-                    inner
-                        .memory
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .pop()
-                        .unwrap_or_default()
+                    inner.kept_memory().pop().unwrap_or_default()
                 } else {
                     Vec::new()
                 };
                 let matches = verify_with_memory(password.as_bytes(), &parsed, &mut memory);
                 if fits {
-                    inner
-                        .memory
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .push(memory);
+                    inner.kept_memory().push(memory);
                 }
                 matches
             })
