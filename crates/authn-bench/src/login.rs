@@ -246,7 +246,7 @@ pub async fn run(settings: &Settings) -> Vec<Section> {
          `verify_password` pays). The floor: the same computation on working memory kept from \
          the previous call (no allocation, no page faults), which is how `PasswordHasher` runs \
          it. Between them: `PasswordHasher::verify`, the same verification through \
-         `authn_core`'s bounded hasher (admission, Tokio blocking pool), and a login with a \
+         `authn_core`'s bounded hasher (admission, its own hashing threads), and a login with a \
          malformed email, which does the same hashing work through HTTP and the server but no \
          store work: the gap from it to the real login is the store's share. {samples} samples \
          each, taken one of each in turn (rotating order) so all see the same machine state. \

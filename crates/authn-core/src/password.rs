@@ -9,8 +9,9 @@
 //!   the rest immediately with [`PasswordError::Busy`] (the HTTP layer turns
 //!   that into `503` + `Retry-After`), so overload sheds load instead of
 //!   building an ever-growing queue;
-//! * runs at most `max_in_flight` hashes concurrently, each in
-//!   `spawn_blocking`.
+//! * runs at most `max_in_flight` hashes concurrently, on as many threads
+//!   of its own at a lower scheduling priority, so that cheap requests are
+//!   not kept waiting behind hashes.
 
 use std::fmt;
 use std::sync::{Arc, PoisonError};
@@ -122,6 +123,8 @@ struct Inner {
     /// kept, since no more run at once, so the hasher holds up to
     /// `max_in_flight` x the configured memory cost for its lifetime.
     memory: std::sync::Mutex<Vec<Vec<Block>>>,
+    /// Where the computations run.
+    threads: HashThreads,
 }
 
 impl Inner {
@@ -176,6 +179,7 @@ impl PasswordHasher {
                 execution: Arc::new(Semaphore::new(max_in_flight)),
                 dummy: OnceCell::new(),
                 memory: std::sync::Mutex::new(Vec::new()),
+                threads: HashThreads::new(max_in_flight),
             }),
         })
     }
@@ -362,32 +366,124 @@ impl PasswordHasher {
             .map_err(|_| PasswordError::Busy)
     }
 
-    /// Waits for an execution slot, then runs `work` on Tokio's blocking pool.
+    /// Waits for an execution slot, then runs `work` on the hasher's own
+    /// threads ([`HashThreads`]).
     async fn run<T, F>(&self, admission: OwnedSemaphorePermit, work: F) -> Result<T, PasswordError>
     where
         F: FnOnce() -> Result<T, PasswordError> + Send + 'static,
         T: Send + 'static,
     {
-        // try_current instead of spawn_blocking's implicit lookup, which
-        // panics outside a runtime.
-        let runtime =
-            tokio::runtime::Handle::try_current().map_err(|_| PasswordError::TaskFailed)?;
         let slot = Arc::clone(&self.inner.execution)
             .acquire_owned()
             .await
             // Only fails if the semaphore is closed, which this type never does.
             .map_err(|_| PasswordError::TaskFailed)?;
-        runtime
-            .spawn_blocking(move || {
-                // The permits move into the task so that they are released
-                // only when argon2 actually finishes, even if the caller's
-                // future is dropped meanwhile; otherwise cancelled requests
-                // could push the real concurrency past the limit.
-                let _permits = (admission, slot);
-                work()
-            })
-            .await
-            .map_err(|_| PasswordError::TaskFailed)?
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.inner.threads.run(Box::new(move || {
+            // The permits move into the job so that they are released only
+            // when argon2 actually finishes, even if the caller's future is
+            // dropped meanwhile; otherwise cancelled requests could push the
+            // real concurrency past the limit. They are released before the
+            // result is sent: a client answered must find its place free
+            // for its next request.
+            let permits = (admission, slot);
+            let out = work();
+            drop(permits);
+            // The caller may be gone; then nobody wants the result.
+            let _ = done.send(out);
+        }))?;
+        // A job that panicked drops its sender unsent.
+        result.await.map_err(|_| PasswordError::TaskFailed)?
+    }
+}
+
+/// One argon2 computation, as the hasher's threads run it.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The threads argon2 runs on: as many as may run at once, started on
+/// first use, each at a lower scheduling priority than the rest of the
+/// process (nice [`HASH_THREAD_NICENESS`]) where the OS allows it.
+///
+/// Why not Tokio's blocking pool: a hash keeps a core busy for tens of
+/// milliseconds, and with every core hashing, a thread that answers a
+/// cheap request (a session check, a `503` to a login the hasher has no
+/// room for) would wait its turn behind them. At a lower priority, hashing
+/// takes the cores only when nothing else needs them; the blocking pool's
+/// threads are shared with other work, so they cannot be reniced.
+struct HashThreads {
+    size: usize,
+    /// The queue the threads take jobs from; `None` until first use. The
+    /// threads end when it is dropped (with the hasher).
+    jobs: std::sync::Mutex<Option<std::sync::mpsc::Sender<Job>>>,
+}
+
+/// The hashing threads' priority on `thread_priority`'s portable 0–99
+/// scale (99 highest). On Linux it is nice 10 (a test checks it): about a
+/// tenth of a normal thread's CPU share when both want the same core
+/// (scheduler weights 110 vs 1024).
+const HASH_THREAD_PRIORITY: u8 = 22;
+
+impl HashThreads {
+    fn new(size: usize) -> Self {
+        Self {
+            size,
+            jobs: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Queues `job`; at most `size` are ever queued or running, since each
+    /// holds an execution slot.
+    fn run(&self, job: Job) -> Result<(), PasswordError> {
+        // A poisoned lock only means a panic while starting threads; the
+        // Option is still either a queue or none.
+        let mut jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
+        if jobs.is_none() {
+            *jobs = Some(self.start()?);
+        }
+        jobs.as_ref()
+            .ok_or(PasswordError::TaskFailed)?
+            .send(job)
+            .map_err(|_| PasswordError::TaskFailed)
+    }
+
+    /// Starts the threads; fails only when not one could be started.
+    fn start(&self) -> Result<std::sync::mpsc::Sender<Job>, PasswordError> {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        let mut started = 0;
+        for i in 0..self.size {
+            let rx = Arc::clone(&rx);
+            let spawned = std::thread::Builder::new()
+                .name(format!("authn-hash-{i}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        // The lock is held while waiting: one idle thread
+                        // waits on the queue, the others on the lock.
+                        let job = rx.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                        let Ok(job) = job else { return };
+                        // A panicking job drops its result sender (its
+                        // caller gets TaskFailed); the thread lives on.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    }
+                });
+            if spawned.is_ok() {
+                started += 1;
+            }
+        }
+        if started == 0 {
+            return Err(PasswordError::TaskFailed);
+        }
+        Ok(tx)
+    }
+}
+
+/// Lowers the calling thread's priority to [`HASH_THREAD_PRIORITY`]
+/// (best effort: where the OS refuses, hashes run at the normal priority).
+fn lower_priority() {
+    use thread_priority::{ThreadPriority, ThreadPriorityValue};
+    if let Ok(p) = ThreadPriorityValue::try_from(HASH_THREAD_PRIORITY) {
+        let _ = thread_priority::set_current_thread_priority(ThreadPriority::Crossplatform(p));
     }
 }
 
@@ -811,19 +907,60 @@ mod tests {
         assert_eq!(m.inner.capacity, m.inner.max_in_flight * 9);
     }
 
-    #[test]
-    fn outside_runtime_is_an_error_not_a_panic() {
-        let h = small();
-        // Poll by hand, with no Tokio runtime entered.
-        let fut = h.hash("pw");
-        let waker = std::task::Waker::noop();
-        let mut cx = std::task::Context::from_waker(waker);
-        let mut fut = std::pin::pin!(fut);
-        match fut.as_mut().poll(&mut cx) {
-            std::task::Poll::Ready(r) => assert_eq!(r, Err(PasswordError::TaskFailed)),
-            std::task::Poll::Pending => panic!("expected immediate error"),
+    /// Drives a future to its end on the calling thread, without Tokio.
+    fn block_on<F: Future>(fut: F) -> F::Output {
+        struct Unpark(std::thread::Thread);
+        impl std::task::Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
         }
+        let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut fut = std::pin::pin!(fut);
+        loop {
+            if let std::task::Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+                return out;
+            }
+            std::thread::park();
+        }
+    }
+
+    #[test]
+    fn hashes_outside_a_tokio_runtime() {
+        // The hasher runs on its own threads, so any executor will do.
+        let h = small();
+        let phc = block_on(h.hash("pw")).unwrap();
+        assert!(block_on(h.verify("pw", &phc)).unwrap().matches);
         assert_eq!(h.queue_depth(), 0);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashes_run_at_nice_10() {
+        // Field 19 of /proc/thread-self/stat, read on a hashing thread.
+        let h = small();
+        let nice = h
+            .run(h.admit().unwrap(), || {
+                let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+                let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+                Ok(after_name.split(' ').nth(16).unwrap().to_owned())
+            })
+            .await
+            .unwrap();
+        assert_eq!(nice, "10");
+        assert_eq!(h.queue_depth(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_job_fails_its_call_and_the_threads_live_on() {
+        let h = PasswordHasher::new(SMALL, 1, 0).unwrap();
+        let r: Result<(), _> = h.run(h.admit().unwrap(), || panic!("inside argon2")).await;
+        assert_eq!(r, Err(PasswordError::TaskFailed));
+        // Its permits came back, and the one thread still hashes.
+        assert_eq!(h.queue_depth(), 0);
+        let phc = h.hash("pw").await.unwrap();
+        assert!(h.verify("pw", &phc).await.unwrap().matches);
     }
 
     #[test]
