@@ -133,7 +133,9 @@ impl SessionStore for PgStore {
         )?;
         let user_agent = new.user_agent.as_deref().and_then(clean_user_agent);
         let id = SessionId::new();
-        let mut tx = self.begin().await?;
+        // Unflushed: a session lost in a crash only signs its holder out,
+        // and every login writes one after its hash.
+        let mut tx = self.begin_unflushed().await?;
         self.lock_enabled_user(&mut tx, new.user_id).await?;
         // sessions_namespace_token_hash_key -> AlreadyExists(token_hash)
         let expires_at: DateTime<Utc> = sqlx::query_scalar(

@@ -68,9 +68,11 @@ impl PgStore {
     }
 
     /// [`begin`](Self::begin) for a transaction whose loss in a crash of
-    /// the database leaves the store on the safe side (for a login attempt
-    /// marked successful: the attempt reads as unfinished and still counts
-    /// toward the lockout). Its commit returns without waiting for the WAL
+    /// the database leaves the store on the safe side: a login attempt
+    /// marked successful (the attempt reads as unfinished and still counts
+    /// toward the lockout), or a new session (its holder is signed out and
+    /// logs in again; WAL is flushed in order, so no durable write made
+    /// after it, with it, can outlive it). Its commit returns without waiting for the WAL
     /// flush (`synchronous_commit = off` for this transaction only), which
     /// takes a disk flush off the path of every login; PostgreSQL writes it
     /// out within a fraction of a second, and a later commit that waits

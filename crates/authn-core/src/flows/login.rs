@@ -18,6 +18,17 @@ struct LoginCheck {
     user_id: UserId,
     /// The stored hash has other parameters than the configured ones.
     needs_rehash: bool,
+    /// Read while the hash ran.
+    reads: FirstFactorReads,
+}
+
+/// What the answer to a first factor depends on besides the factor itself:
+/// the user's confirmed TOTP method (a second factor is owed) and the user.
+/// Neither depends on the factor's verdict, so a login reads them while
+/// its hash runs.
+pub(crate) struct FirstFactorReads {
+    totp: Option<crate::model::MfaCredential>,
+    user: Option<crate::model::User>,
 }
 
 impl<S: Store + Clone + 'static> Authn<S> {
@@ -104,8 +115,9 @@ impl<S: Store + Clone + 'static> Authn<S> {
     /// costs little more than its hash: the hasher's place is taken first
     /// (a full hasher refuses at once, before any store work and without
     /// counting an attempt); the attempt is reserved while the credentials
-    /// are read and the hash runs; and after a right password, the attempt
-    /// is finished while the second factor and the profile are read.
+    /// are read and the hash runs; the second factor and the profile are
+    /// read while the hash runs; and after a right password, the attempt is
+    /// finished while the session is written.
     ///
     /// # Errors
     /// [`AuthError::InvalidCredentials`], [`AuthError::AccountLocked`],
@@ -153,15 +165,14 @@ impl<S: Store + Clone + 'static> Authn<S> {
         if found.needs_rehash {
             self.rehash(found.user_id, password).await;
         }
-        // The attempt's completion runs beside everything after it (the
-        // second-factor and profile reads, then the session): nothing there
-        // depends on it, and waiting for its commit first put one more
-        // commit on every login's path. Both run to the end; an error of
-        // either is the answer (a session made beside a failed completion
-        // is never handed out).
+        // The attempt's completion runs beside the session's write: neither
+        // depends on the other, and waiting for its commit first put one
+        // more commit on every login's path. Both run to the end; an error
+        // of either is the answer (a session made beside a failed
+        // completion is never handed out).
         let (finished, outcome) = tokio::join!(
             self.store.finish_login_attempt(&permit, true),
-            self.after_first_factor(found.user_id, client, AMR_PWD),
+            self.session_after_first_factor(found.user_id, found.reads, client, AMR_PWD),
         );
         finished?;
         outcome
@@ -184,17 +195,36 @@ impl<S: Store + Clone + 'static> Authn<S> {
                 .await?;
             return Ok(None);
         };
-        let verdict = self
-            .hasher
-            .verify_admitted(admission, password, hash.as_str())
-            .await?;
+        // The reads the answer needs run beside the hash (they do not
+        // depend on its verdict and are dropped unused when it is wrong),
+        // so that after a right password only the session is written.
+        let (verdict, reads) = tokio::join!(
+            self.hasher
+                .verify_admitted(admission, password, hash.as_str()),
+            self.first_factor_reads(creds.user_id),
+        );
+        let verdict = verdict?;
         if !verdict.matches || creds.disabled_at.is_some() {
             return Ok(None);
         }
         Ok(Some(LoginCheck {
             user_id: creds.user_id,
             needs_rehash: verdict.needs_rehash,
+            reads: reads?,
         }))
+    }
+
+    /// The reads of [`FirstFactorReads`], side by side: one round trip's
+    /// wait instead of two.
+    async fn first_factor_reads(&self, user_id: UserId) -> AuthResult<FirstFactorReads> {
+        let (totp, user) = tokio::join!(
+            self.totp_method(user_id, true),
+            self.store.get_user(user_id)
+        );
+        Ok(FirstFactorReads {
+            totp: totp?,
+            user: user?,
+        })
     }
 
     /// After a first factor (`method`): a partial session and
@@ -206,12 +236,20 @@ impl<S: Store + Clone + 'static> Authn<S> {
         client: &ClientInfo,
         method: &str,
     ) -> AuthResult<LoginOutcome> {
-        // Two independent reads: one round trip's wait instead of two.
-        let (totp, user) = tokio::join!(
-            self.totp_method(user_id, true),
-            self.store.get_user(user_id)
-        );
-        let (totp, user) = (totp?, user?);
+        let reads = self.first_factor_reads(user_id).await?;
+        self.session_after_first_factor(user_id, reads, client, method)
+            .await
+    }
+
+    /// [`after_first_factor`](Self::after_first_factor) on reads made
+    /// already.
+    async fn session_after_first_factor(
+        &self,
+        user_id: UserId,
+        FirstFactorReads { totp, user }: FirstFactorReads,
+        client: &ClientInfo,
+        method: &str,
+    ) -> AuthResult<LoginOutcome> {
         if totp.is_some() {
             let session = self.issue_session(user_id, client, true, &[method]).await?;
             return Ok(LoginOutcome::MfaRequired {
