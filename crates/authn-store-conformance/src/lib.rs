@@ -218,6 +218,7 @@ macro_rules! conformance_tests {
                 cleanup_deletes_exactly_the_dead_rows_in_batches,
                 cleanup_on_an_empty_namespace_returns_zeros,
                 cleanup_never_ends_a_lockout_early,
+                parallel_cleanups_delete_each_dead_row_once,
                 stats_count_the_namespace,
             }
             admin_keys {

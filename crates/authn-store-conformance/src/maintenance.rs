@@ -212,6 +212,60 @@ pub async fn cleanup_never_ends_a_lockout_early<H: Harness>(h: &H) {
     );
 }
 
+/// Cleanups running at once (several server nodes) delete each dead row
+/// once between them, all of them in the end, and never a live one, while
+/// the live sessions are validated beside them.
+pub async fn parallel_cleanups_delete_each_dead_row_once<H: Harness>(h: &H) {
+    let s = h
+        .store_with(
+            StorePolicy {
+                cleanup_batch_size: 3,
+                ..StorePolicy::default()
+            },
+            8,
+        )
+        .await;
+    let u = s.create_user("race@example.com", None).await.unwrap();
+    for _ in 0..40 {
+        let (_, h) = token();
+        s.create_session(u, &h, SHORT, None, None).await.unwrap();
+    }
+    let mut live = Vec::new();
+    for _ in 0..10 {
+        let (_, h) = token();
+        s.create_session(u, &h, None, None, None).await.unwrap();
+        live.push(h);
+    }
+    tokio::time::sleep(Duration::from_millis(400)).await;
+
+    let cleanups: Vec<_> = (0..3)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.cleanup_expired().await.unwrap() })
+        })
+        .collect();
+    let validations: Vec<_> = live
+        .iter()
+        .cloned()
+        .map(|h| {
+            let s = s.clone();
+            tokio::spawn(async move { s.validate_session(&h).await.unwrap().is_some() })
+        })
+        .collect();
+    let mut deleted = 0;
+    for c in cleanups {
+        deleted += c.await.unwrap().sessions_deleted;
+    }
+    for v in validations {
+        assert!(v.await.unwrap(), "a live session validates during cleanup");
+    }
+    assert_eq!(deleted, 40, "each expired session deleted exactly once");
+    assert_eq!(s.cleanup_expired().await.unwrap().sessions_deleted, 0);
+    for h in &live {
+        assert!(s.validate_session(h).await.unwrap().is_some());
+    }
+}
+
 /// `get_stats` counts users, verified, disabled, active sessions and MFA users of the namespace.
 pub async fn stats_count_the_namespace<H: Harness>(h: &H) {
     let s = h.store().await;

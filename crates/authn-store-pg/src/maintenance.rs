@@ -9,9 +9,10 @@ use crate::PgStore;
 use crate::error::map_sqlx_error;
 use crate::sql::{AuditRecord, commit, count, micros};
 
-/// Each cleanup pass: `$1` namespace, `$2` batch size, `$3` (when present) an
-/// age in microseconds. Every batch is one short transaction; SKIP LOCKED
-/// keeps cleanup from waiting on rows a request is using.
+/// How long cleanup idles after each batch, in multiples of the batch's
+/// own time.
+const CLEANUP_IDLE_PER_BUSY: u32 = 4;
+
 /// Which count of the report a pass adds to.
 #[derive(Clone, Copy)]
 enum Counts {
@@ -20,42 +21,49 @@ enum Counts {
     Attempts,
 }
 
+/// Each cleanup pass: `$1` namespace, `$2` batch size, `$3` (when present) an
+/// age in microseconds. Every batch is one short transaction; SKIP LOCKED
+/// keeps cleanup from waiting on rows a request is using. The rows are
+/// locked, then deleted by their `ctid` (a TID scan): rows a transaction
+/// has locked cannot move, and it saves a second index lookup per row,
+/// which made a batch of expired sessions about twice as fast as deleting
+/// `WHERE id IN (...)`.
 const PASSES: [(Counts, &str); 5] = [
     // sessions_expires_idx
     (
         Counts::Sessions,
-        "DELETE FROM sessions WHERE id IN (
-         SELECT id FROM sessions WHERE namespace = $1 AND expires_at <= now()
-         LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        "DELETE FROM sessions WHERE ctid = ANY(ARRAY(
+         SELECT ctid FROM sessions WHERE namespace = $1 AND expires_at <= now()
+         LIMIT $2 FOR UPDATE SKIP LOCKED))",
     ),
     // sessions_revoked_idx
     (
         Counts::Sessions,
-        "DELETE FROM sessions WHERE id IN (
-         SELECT id FROM sessions WHERE namespace = $1 AND revoked_at IS NOT NULL
-         LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        "DELETE FROM sessions WHERE ctid = ANY(ARRAY(
+         SELECT ctid FROM sessions WHERE namespace = $1 AND revoked_at IS NOT NULL
+         LIMIT $2 FOR UPDATE SKIP LOCKED))",
     ),
     // one_time_tokens_expires_idx
     (
         Counts::Tokens,
-        "DELETE FROM one_time_tokens WHERE id IN (
-         SELECT id FROM one_time_tokens WHERE namespace = $1 AND expires_at <= now()
-         LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        "DELETE FROM one_time_tokens WHERE ctid = ANY(ARRAY(
+         SELECT ctid FROM one_time_tokens WHERE namespace = $1 AND expires_at <= now()
+         LIMIT $2 FOR UPDATE SKIP LOCKED))",
     ),
     // one_time_tokens_used_idx
     (
         Counts::Tokens,
-        "DELETE FROM one_time_tokens WHERE id IN (
-         SELECT id FROM one_time_tokens WHERE namespace = $1 AND used_at IS NOT NULL
-         LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        "DELETE FROM one_time_tokens WHERE ctid = ANY(ARRAY(
+         SELECT ctid FROM one_time_tokens WHERE namespace = $1 AND used_at IS NOT NULL
+         LIMIT $2 FOR UPDATE SKIP LOCKED))",
     ),
     // login_attempts_time_idx
     (
         Counts::Attempts,
-        "DELETE FROM login_attempts WHERE id IN (
-         SELECT id FROM login_attempts
+        "DELETE FROM login_attempts WHERE ctid = ANY(ARRAY(
+         SELECT ctid FROM login_attempts
          WHERE namespace = $1 AND attempted_at < now() - $3 * interval '1 microsecond'
-         LIMIT $2 FOR UPDATE SKIP LOCKED)",
+         LIMIT $2 FOR UPDATE SKIP LOCKED))",
     ),
 ];
 
@@ -83,11 +91,13 @@ impl PgStore {
             if n < batch {
                 return Ok(total);
             }
-            // Paced: idle as long as the batch took, so a cleanup of
-            // millions of rows takes at most half of one connection's time
-            // and requests keep the rest of the machine (the cleanup is a
-            // background job; its own speed matters little).
-            tokio::time::sleep(started.elapsed()).await;
+            // Paced: idle four times as long as the batch took, so a cleanup
+            // of millions of rows takes at most a fifth of one connection's
+            // time. It is a background job, and requests on a busy machine
+            // feel every core it takes: at half of one connection, the
+            // validation p99 of a saturated 2-core machine doubled, at a
+            // fifth it grew by a quarter to two fifths (cargo xtask bench).
+            tokio::time::sleep(started.elapsed() * CLEANUP_IDLE_PER_BUSY).await;
         }
     }
 }
