@@ -302,18 +302,18 @@ impl MfaStore for PgStore {
     }
 
     async fn get_mfa(&self, user_id: UserId, mfa_type: MfaType) -> StoreResult<Vec<MfaCredential>> {
-        // mfa_methods_user_idx
-        let rows: Vec<MfaWithSecret> = self
-            .read_all(
-                sqlx::query_as(select_mfa!(
-                    ", secret",
-                    "WHERE namespace = $1 AND user_id = $2 AND mfa_type = $3 ORDER BY created_at, id"
-                ))
-                .bind(self.namespace.as_str())
-                .bind(user_id.as_uuid())
-                .bind(mfa_type.as_str()),
-            )
-            .await?;
+        // One round trip: the function sets the namespace and reads on
+        // mfa_methods_user_idx (migration 0002).
+        let rows: Vec<MfaWithSecret> = sqlx::query_as(
+            "SELECT id, user_id, mfa_type, name, created_at, last_used_at, confirmed_at, secret
+             FROM authn_get_mfa($1, $2, $3)",
+        )
+        .bind(self.namespace.as_str())
+        .bind(user_id.as_uuid())
+        .bind(mfa_type.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_sqlx_error)?;
         rows.into_iter()
             .map(|MfaWithSecret { row, secret }| {
                 Ok(MfaCredential {

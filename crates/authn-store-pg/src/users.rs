@@ -141,14 +141,17 @@ impl UserStore for PgStore {
     }
 
     async fn get_user(&self, user_id: UserId) -> StoreResult<Option<User>> {
-        // primary key
-        let row: Option<UserRow> = self
-            .read_optional(
-                sqlx::query_as(select_users!("WHERE namespace = $1 AND id = $2"))
-                    .bind(self.namespace.as_str())
-                    .bind(user_id.as_uuid()),
-            )
-            .await?;
+        // One round trip: the function sets the namespace and reads on
+        // users_namespace_id_key (migration 0002).
+        let row: Option<UserRow> = sqlx::query_as(
+            "SELECT id, email, name, email_verified_at, disabled_at, created_at, updated_at
+             FROM authn_get_user($1, $2)",
+        )
+        .bind(self.namespace.as_str())
+        .bind(user_id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_sqlx_error)?;
         row.map(UserRow::into_user).transpose()
     }
 
@@ -325,14 +328,16 @@ impl UserStore for PgStore {
 
     async fn get_credentials(&self, email: &str) -> StoreResult<Option<Credentials>> {
         let email = Email::parse(email)?;
-        // users_namespace_email_key
-        let row: Option<(Uuid, Option<String>, Option<DateTime<Utc>>)> = self
-            .read_optional(sqlx::query_as(
-            "SELECT id, password_hash, disabled_at FROM users WHERE namespace = $1 AND email = $2",
+        // One round trip: the function sets the namespace and reads on
+        // users_namespace_email_key (migration 0002).
+        let row: Option<(Uuid, Option<String>, Option<DateTime<Utc>>)> = sqlx::query_as(
+            "SELECT id, password_hash, disabled_at FROM authn_get_credentials($1, $2)",
         )
         .bind(self.namespace.as_str())
-        .bind(email.as_str()))
-            .await?;
+        .bind(email.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_sqlx_error)?;
         row.map(|(id, hash, disabled_at)| {
             Ok(Credentials {
                 user_id: UserId::from_uuid(id),
