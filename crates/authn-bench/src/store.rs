@@ -659,8 +659,8 @@ pub async fn run(settings: &Settings) -> Vec<Section> {
              sessions through the store at {GROWTH_TASKS} tasks is measured without cleanup \
              ({rounds} rounds of {round:.2} s, medians), and again from the moment \
              `MaintenanceStore::cleanup_expired` (default policy: batches of 5000 rows, one \
-             short transaction each, each followed by a pause: four times as long as it took on \
-             PostgreSQL, as long on SQLite) starts until \
+             short transaction each, each followed by a pause four times as long as it took) \
+             starts until \
              it returns, on the same data. Validation runs on all the machine's cores, so the \
              cleanup's own work competes with it for CPU.",
             rounds = timing.rounds,

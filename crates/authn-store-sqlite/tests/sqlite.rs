@@ -565,9 +565,11 @@ async fn hot_queries_search_an_index() {
         // get_mfa, consume_recovery_code
         "SELECT id FROM mfa_methods WHERE namespace = 'n' AND user_id = x'00' AND mfa_type = 'totp'",
         // cleanup passes
-        "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions
+        "DELETE FROM sessions WHERE +namespace = 'n' AND rowid IN (SELECT rowid FROM sessions
            WHERE namespace = 'n' AND revoked_at IS NOT NULL LIMIT 10)",
-        "DELETE FROM login_attempts WHERE id IN (SELECT id FROM login_attempts
+        "DELETE FROM sessions WHERE +namespace = 'n' AND rowid IN (SELECT rowid FROM sessions
+           WHERE namespace = 'n' AND expires_at <= 0 LIMIT 10)",
+        "DELETE FROM login_attempts WHERE +namespace = 'n' AND rowid IN (SELECT rowid FROM login_attempts
            WHERE namespace = 'n' AND attempted_at < 0 LIMIT 10)",
     ];
     for sql in hot {

@@ -8,9 +8,8 @@ pub trait MaintenanceStore: Send + Sync {
     /// Clean up expired or revoked sessions, used or expired tokens, and
     /// login attempts past retention (30 days by default). Deletes in
     /// bounded batches (each its own short transaction, followed by a pause
-    /// at least as long as it took: four times as long on PostgreSQL), so
-    /// it works on millions of rows without long locks and leaves most of
-    /// the machine to requests. Writes one
+    /// four times as long as it took), so it works on millions of rows
+    /// without long locks and leaves most of the machine to requests. Writes one
     /// `cleanup_completed` event with the three counts.
     ///
     /// # Returns
