@@ -402,7 +402,7 @@ type Job = Box<dyn FnOnce() + Send>;
 
 /// The threads argon2 runs on: as many as may run at once, started on
 /// first use, each at a lower scheduling priority than the rest of the
-/// process (nice [`HASH_THREAD_NICENESS`]) where the OS allows it.
+/// process ([`HASH_THREAD_PRIORITY`]) where the OS allows it.
 ///
 /// Why not Tokio's blocking pool: a hash keeps a core busy for tens of
 /// milliseconds, and with every core hashing, a thread that answers a
@@ -439,13 +439,11 @@ impl HashThreads {
         // A poisoned lock only means a panic while starting threads; the
         // Option is still either a queue or none.
         let mut jobs = self.jobs.lock().unwrap_or_else(PoisonError::into_inner);
-        if jobs.is_none() {
-            *jobs = Some(self.start()?);
-        }
-        jobs.as_ref()
-            .ok_or(PasswordError::TaskFailed)?
-            .send(job)
-            .map_err(|_| PasswordError::TaskFailed)
+        let queue = match &mut *jobs {
+            Some(queue) => queue,
+            none => none.insert(self.start()?),
+        };
+        queue.send(job).map_err(|_| PasswordError::TaskFailed)
     }
 
     /// Starts the threads; fails only when not one could be started.

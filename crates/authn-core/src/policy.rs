@@ -64,6 +64,14 @@ impl StorePolicy {
 
 /// Default page size of `list_users` and `get_audit_events`.
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
+/// How long `cleanup_expired` idles after each batch, in multiples of the
+/// batch's own time (every store paces its cleanup by it): a cleanup of
+/// millions of rows takes at most a fifth of one connection, write lock
+/// and core. It is a background job, and requests on a busy machine feel
+/// every core it takes: idling only as long as each batch, the validation
+/// p99 of a saturated 2-core machine grew 1.2-3.3x; at a fifth, 1.1-1.5x
+/// (`cargo xtask bench`, scenario 4).
+pub const CLEANUP_IDLE_PER_BUSY: u32 = 4;
 /// Largest page size; larger requests are clamped.
 pub const MAX_PAGE_SIZE: u32 = 1000;
 /// Default limit of `get_recent_attempts`.

@@ -1,6 +1,7 @@
 //! [`MaintenanceStore`] on PostgreSQL.
 
 use authn_core::audit::events;
+use authn_core::policy::CLEANUP_IDLE_PER_BUSY;
 use authn_core::store::MaintenanceStore;
 use authn_core::{CleanupReport, Stats, StoreResult};
 use serde_json::json;
@@ -8,10 +9,6 @@ use serde_json::json;
 use crate::PgStore;
 use crate::error::map_sqlx_error;
 use crate::sql::{AuditRecord, commit, count, micros};
-
-/// How long cleanup idles after each batch, in multiples of the batch's
-/// own time.
-const CLEANUP_IDLE_PER_BUSY: u32 = 4;
 
 /// Which count of the report a pass adds to.
 #[derive(Clone, Copy)]
@@ -91,12 +88,7 @@ impl PgStore {
             if n < batch {
                 return Ok(total);
             }
-            // Paced: idle four times as long as the batch took, so a cleanup
-            // of millions of rows takes at most a fifth of one connection's
-            // time. It is a background job, and requests on a busy machine
-            // feel every core it takes: at half of one connection, the
-            // validation p99 of a saturated 2-core machine doubled, at a
-            // fifth it grew by a quarter to two fifths (cargo xtask bench).
+            // Paced, as every store's cleanup is (see the constant).
             tokio::time::sleep(started.elapsed() * CLEANUP_IDLE_PER_BUSY).await;
         }
     }

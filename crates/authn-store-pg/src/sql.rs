@@ -72,11 +72,11 @@ impl PgStore {
     /// marked successful (the attempt reads as unfinished and still counts
     /// toward the lockout), or a new session (its holder is signed out and
     /// logs in again; WAL is flushed in order, so no durable write made
-    /// after it, with it, can outlive it). Its commit returns without waiting for the WAL
-    /// flush (`synchronous_commit = off` for this transaction only), which
-    /// takes a disk flush off the path of every login; PostgreSQL writes it
-    /// out within a fraction of a second, and a later commit that waits
-    /// for its flush flushes this one too.
+    /// after the session can survive without it). Its commit returns
+    /// without waiting for the WAL flush (`synchronous_commit = off` for
+    /// this transaction only), which takes a disk flush off the path of
+    /// every login; PostgreSQL writes it out within a fraction of a second,
+    /// and a later commit that waits for its flush flushes this one too.
     pub(crate) async fn begin_unflushed(&self) -> StoreResult<Tx> {
         self.begin_settings("SELECT set_config('synchronous_commit', 'off', true); ")
             .await

@@ -1,6 +1,7 @@
 //! [`MaintenanceStore`] on SQLite.
 
 use authn_core::audit::events;
+use authn_core::policy::CLEANUP_IDLE_PER_BUSY;
 use authn_core::store::MaintenanceStore;
 use authn_core::{CleanupReport, Stats, StoreResult};
 use serde_json::json;
@@ -10,10 +11,6 @@ use crate::error::map_sqlx_error;
 use crate::sql::{AuditRecord, count, micros, now_micros};
 
 /// Which count of the report a pass adds to.
-/// How long cleanup idles after each batch, in multiples of the batch's
-/// own time.
-const CLEANUP_IDLE_PER_BUSY: u32 = 4;
-
 #[derive(Clone, Copy)]
 enum Counts {
     Sessions,
@@ -84,11 +81,8 @@ impl SqliteStore {
             if n < batch {
                 return Ok(total);
             }
-            // Paced: idle four times as long as the batch took, so a cleanup
-            // of millions of rows takes at most a fifth of the write lock's
-            // time and of one core: requests on a busy machine feel every
-            // core it takes (at half, the validation p99 of a saturated
-            // 2-core machine grew by 1.6-2.1x; cargo xtask bench).
+            // Paced, as every store's cleanup is (see the constant); a
+            // fifth of the write lock also leaves other writers most of it.
             tokio::time::sleep(started.elapsed() * CLEANUP_IDLE_PER_BUSY).await;
         }
     }

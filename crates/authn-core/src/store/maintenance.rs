@@ -8,7 +8,9 @@ pub trait MaintenanceStore: Send + Sync {
     /// Clean up expired or revoked sessions, used or expired tokens, and
     /// login attempts past retention (30 days by default). Deletes in
     /// bounded batches (each its own short transaction, followed by a pause
-    /// four times as long as it took), so it works on millions of rows
+    /// four times as long as it took:
+    /// [`CLEANUP_IDLE_PER_BUSY`](crate::policy::CLEANUP_IDLE_PER_BUSY)), so
+    /// it works on millions of rows
     /// without long locks and leaves most of the machine to requests. Writes one
     /// `cleanup_completed` event with the three counts.
     ///
