@@ -45,6 +45,19 @@ pub async fn validate_returns_the_session_and_its_user<H: Harness>(h: &H) {
     let ev = events_of(&s, "session_created").await;
     assert_eq!(ev.len(), 1);
     assert_eq!(ev[0].resource_id.as_deref(), Some(sid.to_string().as_str()));
+    // The event's values, times written as everywhere else (RFC 3339, `Z`).
+    assert_eq!(
+        ev[0].new_values,
+        Some(serde_json::json!({
+            "user_id": uid,
+            "expires_at": v.expires_at,
+            "ip_address": null,
+            "user_agent": null,
+            "partial": false,
+            "amr": [],
+            "acr": null,
+        }))
+    );
 }
 
 /// `create_session` refuses unknown and disabled users, taken hashes and bad lifetimes.

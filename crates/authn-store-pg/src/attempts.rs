@@ -88,7 +88,7 @@ impl PgStore {
     }
 
     /// Counts failed and in-progress attempts of a subject within a window
-    /// (login_attempts_subject_idx): what locks. Run after `lock_subject`, its
+    /// (login_attempts_counted_idx): what locks. Run after `lock_subject`, its
     /// snapshot sees every attempt committed by the transactions serialised
     /// before this one.
     async fn count_in_window(&self, tx: &mut Tx, k: &Keyed, window_us: i64) -> StoreResult<u64> {
@@ -105,27 +105,6 @@ impl PgStore {
         .await
         .map_err(map_sqlx_error)?;
         Ok(count(n))
-    }
-
-    /// How long until the count drops below `max`: the `max`-th newest
-    /// counted attempt leaves the window then.
-    async fn lock_lifts_in(&self, tx: &mut Tx, k: &Keyed, window_us: i64) -> StoreResult<Duration> {
-        let secs: Option<f64> = sqlx::query_scalar(
-            "SELECT EXTRACT(EPOCH FROM attempted_at + $4 * interval '1 microsecond' - now())::float8
-             FROM login_attempts
-             WHERE namespace = $1 AND kind = $2 AND subject = $3 AND success IS NOT TRUE
-               AND attempted_at > now() - $4 * interval '1 microsecond'
-             ORDER BY attempted_at DESC OFFSET $5 LIMIT 1",
-        )
-        .bind(self.namespace.as_str())
-        .bind(k.kind)
-        .bind(&k.subject)
-        .bind(window_us)
-        .bind(i64::try_from(k.max.saturating_sub(1)).unwrap_or(i64::MAX))
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(map_sqlx_error)?;
-        Ok(Duration::from_secs_f64(secs.unwrap_or(0.0).max(0.0).ceil()))
     }
 
     /// Inserts an attempt (`success` NULL: reserved, in progress).
@@ -154,7 +133,8 @@ impl PgStore {
     }
 
     /// Audits a failure, and the start of a lockout when this failure brought
-    /// the finished failures in the window to the limit. Returns the outcome.
+    /// the finished failures in the window to the limit. Returns the outcome,
+    /// given the subject's attempts `counted` in the window (this one too).
     async fn after_attempt(
         &self,
         tx: &mut Tx,
@@ -162,10 +142,10 @@ impl PgStore {
         attempt_id: AttemptId,
         success: bool,
         ip_address: Option<IpAddr>,
+        counted: u64,
     ) -> StoreResult<AttemptOutcome> {
         let window_us = micros(self.policy.lockout_window, "lockout_window")?;
         let max = k.max;
-        let counted = self.count_in_window(tx, k, window_us).await?;
         let mut lockout_started = false;
         if !success {
             // Finished failures in the window without and with this attempt
@@ -173,9 +153,12 @@ impl PgStore {
             // then adds nothing). The episode starts on the crossing only;
             // the count falls below the limit again only by sliding out or
             // clear_attempts, which ends the episode.
+            // login_attempts_counted_idx (`success IS NOT TRUE`, implied by
+            // `success = false` only when spelt out for the planner)
             let (before, failures): (i64, i64) = sqlx::query_as(
                 "SELECT count(*) FILTER (WHERE id <> $5), count(*) FROM login_attempts
-                 WHERE namespace = $1 AND kind = $2 AND subject = $3 AND success = false
+                 WHERE namespace = $1 AND kind = $2 AND subject = $3
+                   AND success = false AND success IS NOT TRUE
                    AND attempted_at > now() - $4 * interval '1 microsecond'",
             )
             .bind(self.namespace.as_str())
@@ -201,15 +184,13 @@ impl PgStore {
                 self.audit(tx, rec).await?;
             }
         }
-        Ok(AttemptOutcome {
-            failures_in_window: u32::try_from(counted).unwrap_or(u32::MAX),
-            locked_out: max > 0 && counted >= max,
-            lockout_started,
-        })
+        Ok(outcome(k, counted, lockout_started))
     }
 
     /// Reserves an attempt of a subject, or refuses with the time until the
-    /// lock lifts.
+    /// lock lifts: one round trip (`authn_begin_attempt`, which locks the
+    /// subject, counts its window on login_attempts_counted_idx and
+    /// inserts).
     async fn begin_attempt(
         &self,
         subject: AttemptSubject,
@@ -217,20 +198,42 @@ impl PgStore {
     ) -> StoreResult<AttemptPermit> {
         let k = self.keyed(&subject);
         let window_us = micros(self.policy.lockout_window, "lockout_window")?;
-        let mut tx = self.begin().await?;
-        self.lock_subject(&mut tx, &k).await?;
-        let counted = self.count_in_window(&mut tx, &k, window_us).await?;
-        if k.max > 0 && counted >= k.max {
-            let retry_after = self.lock_lifts_in(&mut tx, &k, window_us).await?;
-            commit(tx).await?;
-            return Err(StoreError::Locked { retry_after });
+        let attempt_id = AttemptId::new();
+        let (admitted, retry_after): (bool, Option<f64>) = sqlx::query_as(
+            "SELECT admitted, retry_after FROM authn_begin_attempt($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(self.namespace.as_str())
+        .bind(ATTEMPT_LOCK_CLASS)
+        .bind(k.kind)
+        .bind(&k.subject)
+        .bind(window_us)
+        .bind(i64::try_from(k.max).unwrap_or(i64::MAX))
+        .bind(attempt_id.as_uuid())
+        .bind(ip_address)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_sqlx_error)?;
+        if !admitted {
+            // Whole seconds, rounded up: retrying at once after them works.
+            let secs = retry_after.unwrap_or(0.0).max(0.0).ceil();
+            return Err(StoreError::Locked {
+                retry_after: Duration::try_from_secs_f64(secs).unwrap_or(Duration::ZERO),
+            });
         }
-        let attempt_id = self.insert_attempt(&mut tx, &k, None, ip_address).await?;
-        commit(tx).await?;
         Ok(AttemptPermit {
             attempt_id,
             subject,
         })
+    }
+}
+
+/// The outcome of an attempt, given the subject's attempts counted in the
+/// window (failed and unfinished ones).
+fn outcome(k: &Keyed, counted: u64, lockout_started: bool) -> AttemptOutcome {
+    AttemptOutcome {
+        failures_in_window: u32::try_from(counted).unwrap_or(u32::MAX),
+        locked_out: k.max > 0 && counted >= k.max,
+        lockout_started,
     }
 }
 
@@ -247,8 +250,10 @@ impl LoginAttemptStore for PgStore {
         let attempt_id = self
             .insert_attempt(&mut tx, &k, Some(success), ip_address)
             .await?;
+        let window_us = micros(self.policy.lockout_window, "lockout_window")?;
+        let counted = self.count_in_window(&mut tx, &k, window_us).await?;
         let outcome = self
-            .after_attempt(&mut tx, &k, attempt_id, success, ip_address)
+            .after_attempt(&mut tx, &k, attempt_id, success, ip_address, counted)
             .await?;
         commit(tx).await?;
         Ok(outcome)
@@ -279,37 +284,53 @@ impl LoginAttemptStore for PgStore {
         success: bool,
     ) -> StoreResult<AttemptOutcome> {
         let k = self.keyed(&permit.subject);
-        // A success writes nothing the lockout or the audit trail needs
-        // kept: lost in a crash, the attempt reads as unfinished and counts
-        // as before. A failure (and its audit events) is flushed.
-        let mut tx = if success {
-            self.begin_unflushed().await?
-        } else {
-            self.begin().await?
-        };
-        self.lock_subject(&mut tx, &k).await?;
-        // primary key; `success IS NULL` makes finishing exactly-once
-        let ip: Option<Option<IpAddr>> = sqlx::query_scalar(
-            "UPDATE login_attempts SET success = $5
-             WHERE namespace = $1 AND id = $2 AND kind = $3 AND subject = $4 AND success IS NULL
-             RETURNING ip_address",
+        let window_us = micros(self.policy.lockout_window, "lockout_window")?;
+        // `authn_finish_attempt` locks the subject, closes the attempt
+        // (primary key; `success IS NULL` makes finishing exactly-once) and
+        // counts the window (login_attempts_counted_idx).
+        let finish = sqlx::query_as::<_, (bool, Option<IpAddr>, i64)>(
+            "SELECT finished, attempt_ip, counted
+             FROM authn_finish_attempt($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(self.namespace.as_str())
-        .bind(permit.attempt_id.as_uuid())
+        .bind(ATTEMPT_LOCK_CLASS)
         .bind(k.kind)
         .bind(&k.subject)
+        .bind(permit.attempt_id.as_uuid())
         .bind(success)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(map_sqlx_error)?;
-        let Some(ip_address) = ip else {
-            commit(tx).await?;
-            return Err(StoreError::NotFound {
-                entity: "login_attempt",
-            });
+        .bind(window_us);
+        let not_open = StoreError::NotFound {
+            entity: "login_attempt",
         };
+        if success {
+            // A success writes nothing else: one round trip, its own
+            // transaction, which the function commits without waiting for
+            // the WAL flush (lost in a crash, the attempt reads as
+            // unfinished and counts as before).
+            let (finished, _, counted) =
+                finish.fetch_one(&self.pool).await.map_err(map_sqlx_error)?;
+            if !finished {
+                return Err(not_open);
+            }
+            return Ok(outcome(&k, count(counted), false));
+        }
+        // A failure and its audit events, in one flushed transaction.
+        let mut tx = self.begin().await?;
+        let (finished, ip_address, counted) =
+            finish.fetch_one(&mut *tx).await.map_err(map_sqlx_error)?;
+        if !finished {
+            commit(tx).await?;
+            return Err(not_open);
+        }
         let outcome = self
-            .after_attempt(&mut tx, &k, permit.attempt_id, success, ip_address)
+            .after_attempt(
+                &mut tx,
+                &k,
+                permit.attempt_id,
+                false,
+                ip_address,
+                count(counted),
+            )
             .await?;
         commit(tx).await?;
         Ok(outcome)

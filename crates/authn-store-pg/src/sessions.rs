@@ -133,20 +133,28 @@ impl SessionStore for PgStore {
         )?;
         let user_agent = new.user_agent.as_deref().and_then(clean_user_agent);
         let id = SessionId::new();
-        // Unflushed: a session lost in a crash only signs its holder out,
-        // and every login writes one after its hash.
-        let mut tx = self.begin_unflushed().await?;
-        self.lock_enabled_user(&mut tx, new.user_id).await?;
-        // sessions_namespace_token_hash_key -> AlreadyExists(token_hash)
-        let expires_at: DateTime<Utc> = sqlx::query_scalar(
-            "INSERT INTO sessions (id, namespace, user_id, token_hash, expires_at, ip_address,
-                                   user_agent, partial, amr, acr, mfa_at)
-             VALUES ($1, $2, $3, $4, now() + $5 * interval '1 microsecond', $6, $7, $8, $9, $10,
-                     CASE WHEN $11 THEN now() END)
-             RETURNING expires_at",
+        // The audit values but `expires_at`, which the function adds from
+        // the row it inserted.
+        let values = json!({
+            "user_id": new.user_id,
+            "ip_address": new.ip_address,
+            "user_agent": user_agent,
+            "partial": new.partial,
+            "amr": new.amr,
+            "acr": new.acr,
+        });
+        let actor = self.actor.as_deref();
+        // One round trip: the user's share lock (primary key), the insert
+        // (sessions_namespace_token_hash_key -> AlreadyExists(token_hash))
+        // and the audit event, committed without waiting for the WAL flush
+        // (every login writes a session after its hash; one lost in a crash
+        // only signs its holder out).
+        let created: String = sqlx::query_scalar(
+            "SELECT outcome FROM authn_create_session($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+                 $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
         )
-        .bind(id.as_uuid())
         .bind(self.namespace.as_str())
+        .bind(id.as_uuid())
         .bind(new.user_id.as_uuid())
         .bind(new.token_hash.as_str())
         .bind(lifetime)
@@ -156,21 +164,26 @@ impl SessionStore for PgStore {
         .bind(&new.amr)
         .bind(new.acr.as_deref())
         .bind(new.mfa)
-        .fetch_one(&mut *tx)
+        .bind(uuid::Uuid::now_v7())
+        .bind(events::SESSION_CREATED)
+        .bind(actor.map(|a| a.actor_id.as_str()))
+        .bind(actor.and_then(|a| a.request_id.as_deref()))
+        .bind(actor.and_then(|a| a.on_behalf_of.as_deref()))
+        .bind(actor.and_then(|a| a.reason.as_deref()))
+        .bind(actor.and_then(|a| a.ip_address))
+        .bind(actor.and_then(|a| a.user_agent.as_deref()))
+        .bind(values)
+        .fetch_one(&self.pool)
         .await
         .map_err(map_sqlx_error)?;
-        let rec = AuditRecord::new(events::SESSION_CREATED, "session", id).new_values(json!({
-            "user_id": new.user_id,
-            "expires_at": expires_at,
-            "ip_address": new.ip_address,
-            "user_agent": user_agent,
-            "partial": new.partial,
-            "amr": new.amr,
-            "acr": new.acr,
-        }));
-        self.audit(&mut tx, rec).await?;
-        commit(tx).await?;
-        Ok(id)
+        match created.as_str() {
+            "created" => Ok(id),
+            "no_user" => Err(StoreError::NotFound { entity: "user" }),
+            "disabled" => Err(StoreError::UserDisabled),
+            other => Err(StoreError::Internal {
+                source: format!("authn_create_session answered {other:?}").into(),
+            }),
+        }
     }
 
     async fn validate_session(&self, token_hash: &TokenHash) -> StoreResult<Option<ValidSession>> {

@@ -64,28 +64,8 @@ impl PgStore {
     /// [`Namespace`](authn_core::Namespace) admits only ASCII letters,
     /// digits and `.` `_` `-` `:`, and a quote is doubled all the same.
     pub(crate) async fn begin(&self) -> StoreResult<Tx> {
-        self.begin_settings("").await
-    }
-
-    /// [`begin`](Self::begin) for a transaction whose loss in a crash of
-    /// the database leaves the store on the safe side: a login attempt
-    /// marked successful (the attempt reads as unfinished and still counts
-    /// toward the lockout), or a new session (its holder is signed out and
-    /// logs in again; WAL is flushed in order, so no durable write made
-    /// after the session can survive without it). Its commit returns
-    /// without waiting for the WAL flush (`synchronous_commit = off` for
-    /// this transaction only), which takes a disk flush off the path of
-    /// every login; PostgreSQL writes it out within a fraction of a second,
-    /// and a later commit that waits for its flush flushes this one too.
-    pub(crate) async fn begin_unflushed(&self) -> StoreResult<Tx> {
-        self.begin_settings("SELECT set_config('synchronous_commit', 'off', true); ")
-            .await
-    }
-
-    /// `BEGIN`, after `settings` and the namespace, in one round trip.
-    async fn begin_settings(&self, settings: &'static str) -> StoreResult<Tx> {
         let ns = self.namespace.as_str().replace('\'', "''");
-        let sql = format!("{settings}SELECT set_config('authn.namespace', '{ns}', true); BEGIN");
+        let sql = format!("SELECT set_config('authn.namespace', '{ns}', true); BEGIN");
         self.pool
             .begin_with(sqlx::AssertSqlSafe(sql))
             .await

@@ -49,7 +49,7 @@ struct Keyed {
 }
 
 /// Counts failed and in-progress attempts of a subject since `since`
-/// (login_attempts_subject_idx): what locks. `?1` namespace, `?2` kind,
+/// (login_attempts_counted_idx): what locks. `?1` namespace, `?2` kind,
 /// `?3` subject, `?4` since.
 const COUNT_IN_WINDOW: &str = "SELECT count(*) FROM login_attempts
      WHERE namespace = ?1 AND kind = ?2 AND subject = ?3 AND success IS NOT 1
@@ -98,7 +98,7 @@ impl SqliteStore {
     /// as the PostgreSQL store does).
     async fn lock_lifts_in(&self, tx: &mut Tx, k: &Keyed, window_us: i64) -> StoreResult<Duration> {
         let now = tx.now;
-        // login_attempts_subject_idx, newest first
+        // login_attempts_counted_idx, newest first
         let at: Option<i64> = sqlx::query_scalar(
             "SELECT attempted_at FROM login_attempts
              WHERE namespace = ?1 AND kind = ?2 AND subject = ?3 AND success IS NOT 1
@@ -166,12 +166,13 @@ impl SqliteStore {
             // then adds nothing). The episode starts on the crossing only;
             // the count falls below the limit again only by sliding out or
             // clear_attempts, which ends the episode.
-            // login_attempts_subject_idx
+            // login_attempts_counted_idx (`success IS NOT 1` spelt out, so
+            // that SQLite sees the index applies)
             let since = tx.now - window_us;
             let (before, failures): (i64, i64) = sqlx::query_as(
                 "SELECT count(*) FILTER (WHERE id <> ?5), count(*) FROM login_attempts
-                 WHERE namespace = ?1 AND kind = ?2 AND subject = ?3 AND success = 0
-                   AND attempted_at > ?4",
+                 WHERE namespace = ?1 AND kind = ?2 AND subject = ?3
+                   AND success = 0 AND success IS NOT 1 AND attempted_at > ?4",
             )
             .bind(self.namespace.as_str())
             .bind(k.kind)
@@ -336,7 +337,7 @@ impl LoginAttemptStore for SqliteStore {
             Some(0) => return Err(ValidationError::new("max_attempts", "must be positive").into()),
             Some(n) => n,
         };
-        // A read: one statement needs no transaction (login_attempts_subject_idx).
+        // A read: one statement needs no transaction (login_attempts_counted_idx).
         let n: i64 = sqlx::query_scalar(COUNT_IN_WINDOW)
             .bind(self.namespace.as_str())
             .bind(k.kind)

@@ -517,6 +517,40 @@ async fn two_pools_racing_session_mfa_reservations_keep_the_limit() {
     assert_eq!(reserved, 5);
 }
 
+/// The lockout counts (as the store writes them) search the index of
+/// failed and unfinished attempts alone, so a subject's successes are
+/// never read.
+#[tokio::test]
+async fn lockout_counts_search_only_counted_attempts() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store_on(&dir.path().join("authn.db"), 1, "plans").await;
+    let counts = [
+        // begin_*_attempt, finish_login_attempt, is_locked_out
+        "SELECT count(*) FROM login_attempts WHERE namespace = 'n' AND kind = 'password'
+           AND subject = 'e' AND success IS NOT 1 AND attempted_at > 0",
+        // the failures of a finished failure
+        "SELECT count(*) FILTER (WHERE id <> x'00'), count(*) FROM login_attempts
+         WHERE namespace = 'n' AND kind = 'password' AND subject = 'e'
+           AND success = 0 AND success IS NOT 1 AND attempted_at > 0",
+        // the time until a lock lifts
+        "SELECT attempted_at FROM login_attempts WHERE namespace = 'n' AND kind = 'password'
+           AND subject = 'e' AND success IS NOT 1 AND attempted_at > 0
+         ORDER BY attempted_at DESC LIMIT 1 OFFSET 4",
+    ];
+    for sql in counts {
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                .fetch_all(s.pool())
+                .await
+                .unwrap();
+        assert!(
+            plan.iter()
+                .any(|(_, _, _, d)| d.contains("login_attempts_counted_idx")),
+            "{sql}\n{plan:?}"
+        );
+    }
+}
+
 /// The hot queries (as the store writes them, with literals for the
 /// parameters) search an index: none scans a table.
 #[tokio::test]

@@ -114,10 +114,11 @@ impl<S: Store + Clone + 'static> Authn<S> {
     /// The store work is kept off the hash's critical path, so a login
     /// costs little more than its hash: the hasher's place is taken first
     /// (a full hasher refuses at once, before any store work and without
-    /// counting an attempt); the attempt is reserved while the credentials
-    /// are read and the hash runs; the second factor and the profile are
-    /// read while the hash runs; and after a right password, the attempt is
-    /// finished while the session is written.
+    /// counting an attempt); the credentials, which the hash needs, are
+    /// read alone, so that nothing competes with that one read; the attempt
+    /// is reserved, and the second factor and the profile are read, while
+    /// the hash runs; and after a right password, the attempt is finished
+    /// while the session is written.
     ///
     /// # Errors
     /// [`AuthError::InvalidCredentials`], [`AuthError::AccountLocked`],
@@ -140,13 +141,16 @@ impl<S: Store + Clone + 'static> Authn<S> {
                 .await?;
             return Err(AuthError::InvalidCredentials);
         };
+        // A storage error here ends the login before anything is reserved
+        // (the admission is dropped with the error).
+        let creds = self.store.get_credentials(email.as_str()).await?;
         // Both run to the end (neither is dropped half way through a
         // statement), and the verdict is used only once the reservation
         // holds: a refused (locked) attempt answers after the same hashing
         // work as any other and its verdict is never looked at.
         let (permit, checked) = tokio::join!(
             self.reserve_password_attempt(&email, client),
-            self.check_login_password(admission, &email, password),
+            self.check_login_password(admission, creds, password),
         );
         let permit = permit?;
         let found = match checked {
@@ -179,15 +183,15 @@ impl<S: Store + Clone + 'static> Authn<S> {
     }
 
     /// [`check_password`](Self::check_password) for a login, on a hasher
-    /// place taken already, without the re-hash (the caller does it once
-    /// the attempt is reserved).
+    /// place taken already and credentials read already (`None`: unknown
+    /// email), without the re-hash (the caller does it once the attempt is
+    /// reserved).
     async fn check_login_password(
         &self,
         admission: crate::password::Admission,
-        email: &Email,
+        creds: Option<crate::model::Credentials>,
         password: &str,
     ) -> AuthResult<Option<LoginCheck>> {
-        let creds = self.store.get_credentials(email.as_str()).await?;
         let Some((creds, hash)) = creds.and_then(|c| c.password_hash.clone().map(|h| (c, h)))
         else {
             self.hasher

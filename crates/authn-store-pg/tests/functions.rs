@@ -1,0 +1,122 @@
+//! The PL/pgSQL functions of the login path against what the Rust code
+//! around them relies on: times in audit values written as chrono writes
+//! them, and commits that skip the WAL flush for themselves only.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use authn_core::StorePolicy;
+use authn_core::store::{LoginAttemptStore, SessionStore, UserStore};
+use chrono::{DateTime, TimeZone, Utc};
+use common::*;
+
+/// `authn_json_time` writes a time as serde writes a `DateTime<Utc>`: the
+/// fraction in 0, 3 or 6 digits, as the microseconds need, and `Z`.
+#[tokio::test]
+async fn json_time_is_written_as_chrono_writes_it() {
+    let s = store().await;
+    let base = Utc.with_ymd_and_hms(2026, 11, 23, 7, 8, 9).unwrap();
+    let times: Vec<DateTime<Utc>> = [0, 1, 999, 1_000, 120_000, 123_000, 123_456, 999_999]
+        .into_iter()
+        .map(|us| base + chrono::Duration::microseconds(us))
+        .chain([
+            Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).unwrap(),
+            Utc.with_ymd_and_hms(2100, 12, 31, 23, 59, 59).unwrap(),
+        ])
+        .collect();
+    for t in times {
+        let sql: String = sqlx::query_scalar("SELECT authn_json_time($1)")
+            .bind(t)
+            .fetch_one(s.pool())
+            .await
+            .unwrap();
+        assert_eq!(
+            serde_json::Value::String(sql),
+            serde_json::to_value(t).unwrap(),
+            "{t:?}"
+        );
+    }
+}
+
+/// A new session and a successful attempt commit without waiting for the
+/// WAL flush, in their own transaction only: the pooled connection goes
+/// back with `synchronous_commit` on, and a failure's commit waits.
+#[tokio::test]
+async fn unflushed_commits_do_not_leak_to_the_next_user_of_a_connection() {
+    // One connection: every statement below runs on the same one.
+    let s = store_with(StorePolicy::default(), 1).await;
+    let synchronous = || async {
+        sqlx::query_scalar::<_, String>("SHOW synchronous_commit")
+            .fetch_one(s.pool())
+            .await
+            .unwrap()
+    };
+    let uid = s.create_user("flush@example.com", None).await.unwrap();
+    let (_, hash) = token();
+    s.create_session(uid, &hash, None, None, None)
+        .await
+        .unwrap();
+    assert_eq!(synchronous().await, "on");
+    let permit = s
+        .begin_login_attempt("flush@example.com", None)
+        .await
+        .unwrap();
+    s.finish_login_attempt(&permit, true).await.unwrap();
+    assert_eq!(synchronous().await, "on");
+    let permit = s
+        .begin_login_attempt("flush@example.com", None)
+        .await
+        .unwrap();
+    let o = s.finish_login_attempt(&permit, false).await.unwrap();
+    assert_eq!(o.failures_in_window, 1);
+    assert_eq!(synchronous().await, "on");
+}
+
+/// The lockout counts search the index of failed and unfinished attempts
+/// alone (login_attempts_counted_idx), so a subject's successes, however
+/// many, are never read: with 200 successes and one failure of a subject,
+/// each count reads one row.
+#[tokio::test]
+async fn lockout_counts_read_only_counted_attempts() {
+    let s = store().await;
+    let email = "busy@example.com";
+    for _ in 0..200 {
+        s.record_login_attempt(email, true, None).await.unwrap();
+    }
+    let o = s.record_login_attempt(email, false, None).await.unwrap();
+    assert_eq!(o.failures_in_window, 1);
+    // The statements of the store, as the planner sees them with
+    // parameters (a generic plan), in a transaction with the namespace.
+    let mut tx = s.pool().begin().await.unwrap();
+    sqlx::query("SELECT set_config('authn.namespace', $1, true)")
+        .bind(s.current_namespace().as_str())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("SET LOCAL plan_cache_mode = force_generic_plan")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    for sql in [
+        "EXPLAIN (ANALYZE, COSTS OFF, FORMAT JSON) SELECT count(*) FROM login_attempts
+         WHERE namespace = $1 AND kind = 'password' AND subject = $2 AND success IS NOT TRUE
+           AND attempted_at > now() - $3 * interval '1 microsecond'",
+        "EXPLAIN (ANALYZE, COSTS OFF, FORMAT JSON) SELECT count(*) FROM login_attempts
+         WHERE namespace = $1 AND kind = 'password' AND subject = $2
+           AND success = false AND success IS NOT TRUE
+           AND attempted_at > now() - $3 * interval '1 microsecond'",
+    ] {
+        let plan: serde_json::Value = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(s.current_namespace().as_str())
+            .bind(email)
+            .bind(900_000_000_i64)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        let text = plan.to_string();
+        assert!(text.contains("login_attempts_counted_idx"), "{sql}\n{text}");
+        // The scan under the aggregate returned the one failure only.
+        let scan = &plan[0]["Plan"]["Plans"][0];
+        assert_eq!(scan["Actual Rows"], 1, "{text}");
+    }
+}
