@@ -1,11 +1,12 @@
 -- authn: the writes on a login's path in one round trip each. Each was a
 -- transaction of four to six round trips (BEGIN with the namespace, the
 -- subject's lock, reads, writes, the audit event, COMMIT), and a login
--- makes three of them: the attempt's reservation (beside the hash), then
+-- made three of them: the attempt's reservation (beside the hash), then
 -- the attempt's completion and the session (after it, on the answer's
--- path). As the read functions of 0002, each sets the namespace for its
--- own transaction (row-level security reads it); called inside an open
--- transaction, it joins that one instead.
+-- path). Now the reservation is one call, and the session one call that
+-- also finishes the attempt. As the read functions of 0002, each sets the
+-- namespace for its own transaction (row-level security reads it); called
+-- inside an open transaction, it joins that one instead.
 
 -- The lockout counts (failed and unfinished attempts of a subject in the
 -- window) on an index of those attempts alone: a subject's successes,
@@ -134,34 +135,43 @@ $$;
 
 -- create_session_with: takes the user's share lock (primary key; a
 -- concurrent disable or revoke-all waits for this session, so its
--- revocation sees it), inserts the session
--- (sessions_namespace_token_hash_key: a duplicate token is a unique
--- violation) and its audit event, whose values are `p_new_values` with
--- the session's `expires_at`. `outcome` is 'created', 'no_user' or
--- 'disabled'. Committed without waiting for the WAL flush: a session lost
--- in a crash only signs its holder out, and WAL is flushed in order, so no
--- durable write made after it can survive without it.
+-- revocation sees it); when `p_attempt_id` is set (the login attempt the
+-- session concludes), finishes that attempt as a success under its
+-- subject's advisory lock (primary key; `success IS NULL`: only an open
+-- one); inserts the session (sessions_namespace_token_hash_key: a
+-- duplicate token is a unique violation, which rolls everything back) and
+-- its audit event, whose values are `p_new_values` with the session's
+-- `expires_at`. `outcome` is 'created', or 'no_user', 'disabled' or
+-- 'attempt_not_open' with nothing written. Committed without waiting for
+-- the WAL flush: a session lost in a crash only signs its holder out (and
+-- its attempt then reads as unfinished and counts as before), and WAL is
+-- flushed in order, so no durable write made after it can survive without
+-- it.
 CREATE FUNCTION authn_create_session(
-    p_namespace    text,
-    p_id           uuid,
-    p_user_id      uuid,
-    p_token_hash   text,
-    p_lifetime_us  bigint,
-    p_ip_address   inet,
-    p_user_agent   text,
-    p_partial      boolean,
-    p_amr          text[],
-    p_acr          text,
-    p_mfa          boolean,
-    p_audit_id     uuid,
-    p_event_type   text,
-    p_actor_id     text,
-    p_request_id   text,
-    p_on_behalf_of text,
-    p_reason       text,
-    p_actor_ip     inet,
-    p_actor_agent  text,
-    p_new_values   jsonb
+    p_namespace       text,
+    p_id              uuid,
+    p_user_id         uuid,
+    p_token_hash      text,
+    p_lifetime_us     bigint,
+    p_ip_address      inet,
+    p_user_agent      text,
+    p_partial         boolean,
+    p_amr             text[],
+    p_acr             text,
+    p_mfa             boolean,
+    p_audit_id        uuid,
+    p_event_type      text,
+    p_actor_id        text,
+    p_request_id      text,
+    p_on_behalf_of    text,
+    p_reason          text,
+    p_actor_ip        inet,
+    p_actor_agent     text,
+    p_new_values      jsonb,
+    p_lock_class      integer,
+    p_attempt_id      uuid,
+    p_attempt_kind    text,
+    p_attempt_subject text
 )
 RETURNS TABLE (outcome text, expires_at timestamptz)
 LANGUAGE plpgsql VOLATILE
@@ -182,6 +192,18 @@ BEGIN
     IF v_disabled_at IS NOT NULL THEN
         RETURN QUERY SELECT 'disabled'::text, NULL::timestamptz;
         RETURN;
+    END IF;
+    IF p_attempt_id IS NOT NULL THEN
+        PERFORM pg_advisory_xact_lock(
+            p_lock_class,
+            hashtext(p_namespace || '/' || p_attempt_kind || '/' || p_attempt_subject));
+        UPDATE login_attempts a SET success = true
+        WHERE a.namespace = p_namespace AND a.id = p_attempt_id AND a.kind = p_attempt_kind
+          AND a.subject = p_attempt_subject AND a.success IS NULL;
+        IF NOT FOUND THEN
+            RETURN QUERY SELECT 'attempt_not_open'::text, NULL::timestamptz;
+            RETURN;
+        END IF;
     END IF;
     INSERT INTO sessions (id, namespace, user_id, token_hash, expires_at, ip_address,
                           user_agent, partial, amr, acr, mfa_at)

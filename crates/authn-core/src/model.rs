@@ -125,6 +125,12 @@ pub struct NewSession {
     pub acr: Option<String>,
     /// A second factor was passed now (sets `mfa_at`).
     pub mfa: bool,
+    /// A reserved password attempt (`begin_login_attempt`) that this
+    /// session concludes: it is finished as a success in the session's own
+    /// transaction, so the attempt and the session are written together or
+    /// not at all, in one commit instead of two. Creating the session fails
+    /// with `NotFound` (`login_attempt`) when the attempt is no longer open.
+    pub concludes: Option<AttemptPermit>,
 }
 
 impl NewSession {
@@ -140,6 +146,7 @@ impl NewSession {
             amr: Vec::new(),
             acr: None,
             mfa: false,
+            concludes: None,
         }
     }
 }

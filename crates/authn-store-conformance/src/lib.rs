@@ -135,6 +135,8 @@ macro_rules! conformance_tests {
                 concurrent_extend_and_revoke_never_resurrect,
                 create_session_with_keeps_the_authentication_context,
                 create_session_with_refuses_unknown_disabled_and_duplicate,
+                a_session_concludes_its_login_attempt,
+                parallel_sessions_concluding_one_attempt_make_one,
                 rotate_replaces_a_partial_session_by_a_full_one,
                 rotate_refuses_sessions_that_are_not_valid,
                 rotate_onto_a_taken_hash_rolls_back,

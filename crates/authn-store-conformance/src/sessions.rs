@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authn_core::store::{SessionStore, UserStore};
+use authn_core::store::{LoginAttemptStore, SessionStore, UserStore};
 use authn_core::{
     MfaReservation, NewSession, SessionId, SessionUpgrade, StoreError, StorePolicy, TokenHash,
     UserId,
@@ -454,6 +454,135 @@ pub async fn create_session_with_refuses_unknown_disabled_and_duplicate<H: Harne
         s.create_session_with(&partial(uid, &h2)).await,
         Err(StoreError::UserDisabled)
     ));
+}
+
+/// A session that concludes a login attempt finishes it as a success in
+/// its own commit: the attempt stops counting and cannot be finished again;
+/// one no longer open, or a refused user, writes neither.
+pub async fn a_session_concludes_its_login_attempt<H: Harness>(h: &H) {
+    let s = h.store().await;
+    let uid = user(&s, "concl@example.com").await;
+    let open = s
+        .begin_login_attempt("concl@example.com", None)
+        .await
+        .unwrap();
+    // in progress: it counts (max 1 here)
+    assert!(
+        s.is_locked_out("concl@example.com", None, Some(1))
+            .await
+            .unwrap()
+    );
+    let (tok, hash) = token();
+    let sid = s
+        .create_session_with(&NewSession {
+            concludes: Some(open.clone()),
+            ..NewSession::new(uid, hash.clone())
+        })
+        .await
+        .unwrap();
+    let v = s
+        .validate_session(&TokenHash::of_token(&tok))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(v.session_id, sid);
+    // finished as a success: no longer counted, not open any more
+    assert!(
+        !s.is_locked_out("concl@example.com", None, Some(1))
+            .await
+            .unwrap()
+    );
+    let recent = s
+        .get_recent_attempts("concl@example.com", None)
+        .await
+        .unwrap();
+    assert_eq!(recent.len(), 1);
+    assert!(recent[0].success);
+    assert!(matches!(
+        s.finish_login_attempt(&open, false).await,
+        Err(StoreError::NotFound {
+            entity: "login_attempt"
+        })
+    ));
+    // an attempt no longer open: no session
+    let (tok2, hash2) = token();
+    assert!(matches!(
+        s.create_session_with(&NewSession {
+            concludes: Some(open.clone()),
+            ..NewSession::new(uid, hash2.clone())
+        })
+        .await,
+        Err(StoreError::NotFound {
+            entity: "login_attempt"
+        })
+    ));
+    assert!(
+        s.validate_session(&TokenHash::of_token(&tok2))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(s.list_sessions(uid).await.unwrap().len(), 1);
+    assert_eq!(events_of(&s, "session_created").await.len(), 1);
+    // a disabled user: no session, and the attempt is still open
+    let pending = s
+        .begin_login_attempt("concl@example.com", None)
+        .await
+        .unwrap();
+    s.disable_user(uid).await.unwrap();
+    assert!(matches!(
+        s.create_session_with(&NewSession {
+            concludes: Some(pending.clone()),
+            ..NewSession::new(uid, hash2.clone())
+        })
+        .await,
+        Err(StoreError::UserDisabled)
+    ));
+    let o = s.finish_login_attempt(&pending, false).await.unwrap();
+    assert_eq!(o.failures_in_window, 1);
+}
+
+/// Sessions racing to conclude one login attempt (from several
+/// processes): exactly one is created.
+pub async fn parallel_sessions_concluding_one_attempt_make_one<H: Harness>(h: &H) {
+    let s = h.store_with(StorePolicy::default(), RACE_CONNECTIONS).await;
+    let peers = peers(h, &s).await;
+    let uid = user(&s, "conrace@example.com").await;
+    let permit = s
+        .begin_login_attempt("conrace@example.com", None)
+        .await
+        .unwrap();
+    let barrier = Arc::new(Barrier::new(12));
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let (s, barrier, permit) = (
+            peers[i % peers.len()].clone(),
+            barrier.clone(),
+            permit.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let (_, hash) = token();
+            barrier.wait().await;
+            s.create_session_with(&NewSession {
+                concludes: Some(permit),
+                ..NewSession::new(uid, hash)
+            })
+            .await
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(StoreError::NotFound {
+                entity: "login_attempt",
+            }) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(created, 1, "exactly one session concludes the attempt");
+    assert_eq!(s.list_sessions(uid).await.unwrap().len(), 1);
+    assert_eq!(events_of(&s, "session_created").await.len(), 1);
 }
 
 /// `rotate_session` kills the old token and makes a full session keeping auth_time.

@@ -30,7 +30,7 @@ use crate::sql::{AuditRecord, Tx, commit, count, micros, stored_email};
 /// First key of the two-key advisory locks that serialise attempts on one
 /// subject ("auth" in ASCII), so they cannot collide with single-key locks
 /// such as sqlx's migration lock.
-const ATTEMPT_LOCK_CLASS: i32 = 0x6175_7468;
+pub(crate) const ATTEMPT_LOCK_CLASS: i32 = 0x6175_7468;
 
 #[derive(sqlx::FromRow)]
 struct AttemptRow {
@@ -41,9 +41,9 @@ struct AttemptRow {
 }
 
 /// A subject as stored: its kind, its key text, its limit and audit names.
-struct Keyed {
-    kind: &'static str,
-    subject: String,
+pub(crate) struct Keyed {
+    pub(crate) kind: &'static str,
+    pub(crate) subject: String,
     max: u64,
     failed_event: &'static str,
     lockout_event: &'static str,
@@ -51,7 +51,7 @@ struct Keyed {
 }
 
 impl PgStore {
-    fn keyed(&self, subject: &AttemptSubject) -> Keyed {
+    pub(crate) fn keyed(&self, subject: &AttemptSubject) -> Keyed {
         match subject {
             AttemptSubject::Password(email) => Keyed {
                 kind: "password",

@@ -144,14 +144,16 @@ impl SessionStore for PgStore {
             "acr": new.acr,
         });
         let actor = self.actor.as_deref();
-        // One round trip: the user's share lock (primary key), the insert
+        let attempt = new.concludes.as_ref().map(|p| (p, self.keyed(&p.subject)));
+        // One round trip: the user's share lock (primary key), the attempt
+        // concluded (its subject's lock, primary key), the insert
         // (sessions_namespace_token_hash_key -> AlreadyExists(token_hash))
         // and the audit event, committed without waiting for the WAL flush
         // (every login writes a session after its hash; one lost in a crash
         // only signs its holder out).
         let created: String = sqlx::query_scalar(
             "SELECT outcome FROM authn_create_session($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
-                 $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)",
+                 $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
         )
         .bind(self.namespace.as_str())
         .bind(id.as_uuid())
@@ -173,6 +175,10 @@ impl SessionStore for PgStore {
         .bind(actor.and_then(|a| a.ip_address))
         .bind(actor.and_then(|a| a.user_agent.as_deref()))
         .bind(values)
+        .bind(crate::attempts::ATTEMPT_LOCK_CLASS)
+        .bind(attempt.as_ref().map(|(p, _)| p.attempt_id.as_uuid()))
+        .bind(attempt.as_ref().map(|(_, k)| k.kind))
+        .bind(attempt.as_ref().map(|(_, k)| k.subject.as_str()))
         .fetch_one(&self.pool)
         .await
         .map_err(map_sqlx_error)?;
@@ -180,6 +186,9 @@ impl SessionStore for PgStore {
             "created" => Ok(id),
             "no_user" => Err(StoreError::NotFound { entity: "user" }),
             "disabled" => Err(StoreError::UserDisabled),
+            "attempt_not_open" => Err(StoreError::NotFound {
+                entity: "login_attempt",
+            }),
             other => Err(StoreError::Internal {
                 source: format!("authn_create_session answered {other:?}").into(),
             }),

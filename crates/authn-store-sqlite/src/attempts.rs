@@ -230,6 +230,33 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Finishes an open attempt as a success inside `tx` (primary key;
+    /// `success IS NULL` makes finishing exactly-once), for a session that
+    /// concludes it (`NewSession::concludes`). `false` when the attempt is
+    /// no longer open.
+    pub(crate) async fn conclude_attempt(
+        &self,
+        tx: &mut Tx,
+        permit: &AttemptPermit,
+    ) -> StoreResult<bool> {
+        let k = self.keyed(&permit.subject);
+        let done = sqlx::query(
+            "UPDATE login_attempts SET success = 1
+             WHERE namespace = ?1 AND id = ?2 AND kind = ?3 AND subject = ?4 AND success IS NULL",
+        )
+        .bind(self.namespace.as_str())
+        .bind(permit.attempt_id.as_uuid())
+        .bind(k.kind)
+        .bind(&k.subject)
+        .execute(tx.conn())
+        .await
+        .map_err(map_sqlx_error)?
+        .rows_affected();
+        Ok(done > 0)
+    }
+}
+
 impl LoginAttemptStore for SqliteStore {
     async fn record_login_attempt(
         &self,

@@ -138,12 +138,15 @@ impl SessionStore for SqliteStore {
         let mut tx = self.begin().await?;
         let now = tx.now;
         let expires_at = now + lifetime;
-        self.check_enabled_user(&mut tx, new.user_id).await?;
+        // Inserted only for an enabled user of this namespace (users'
+        // primary key), which spares a read before it; the write lock is
+        // held, so no disable comes in between.
         // sessions_namespace_token_hash_key -> AlreadyExists(token_hash)
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO sessions (id, namespace, user_id, token_hash, created_at, expires_at,
                                    ip_address, user_agent, partial, amr, acr, auth_time, mfa_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?5, ?12)",
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?5, ?12
+             FROM users WHERE namespace = ?2 AND id = ?3 AND disabled_at IS NULL",
         )
         .bind(id.as_uuid())
         .bind(self.namespace.as_str())
@@ -159,7 +162,25 @@ impl SessionStore for SqliteStore {
         .bind(new.mfa.then_some(now))
         .execute(tx.conn())
         .await
-        .map_err(map_sqlx_error)?;
+        .map_err(map_sqlx_error)?
+        .rows_affected();
+        if inserted == 0 {
+            // Unknown or disabled: which one (nothing was written).
+            self.check_enabled_user(&mut tx, new.user_id).await?;
+            return Err(StoreError::Internal {
+                source: "a session of an enabled user was not inserted".into(),
+            });
+        }
+        if let Some(permit) = &new.concludes {
+            // The attempt this session concludes, finished as a success in
+            // the same commit; one no longer open rolls the session back
+            // (the transaction is dropped).
+            if !self.conclude_attempt(&mut tx, permit).await? {
+                return Err(StoreError::NotFound {
+                    entity: "login_attempt",
+                });
+            }
+        }
         let rec = AuditRecord::new(events::SESSION_CREATED, "session", id).new_values(json!({
             "user_id": new.user_id,
             "expires_at": time(expires_at)?,

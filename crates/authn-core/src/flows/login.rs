@@ -4,7 +4,7 @@
 use crate::email::Email;
 use crate::error::StoreError;
 use crate::ids::{SessionId, UserId};
-use crate::model::{MfaType, NewSession, NewUser, Session};
+use crate::model::{AttemptPermit, MfaType, NewSession, NewUser, Session};
 use crate::secret::{PasswordHash, TokenHash};
 use crate::store::Store;
 
@@ -32,13 +32,15 @@ pub(crate) struct FirstFactorReads {
 }
 
 impl<S: Store + Clone + 'static> Authn<S> {
-    /// Creates a session with a fresh token for a user.
+    /// Creates a session with a fresh token for a user; with `concludes`,
+    /// the login attempt is finished as a success in the same commit.
     pub(crate) async fn issue_session(
         &self,
         user_id: UserId,
         client: &ClientInfo,
         partial: bool,
         amr: &[&str],
+        concludes: Option<AttemptPermit>,
     ) -> AuthResult<IssuedSession> {
         let token = crate::token::generate_token();
         let session_id = self
@@ -49,6 +51,7 @@ impl<S: Store + Clone + 'static> Authn<S> {
                 partial,
                 amr: amr.iter().map(|m| (*m).to_owned()).collect(),
                 acr: (!partial).then(|| ACR_AAL1.to_owned()),
+                concludes,
                 ..NewSession::new(user_id, TokenHash::of_token(&token))
             })
             .await?;
@@ -100,7 +103,7 @@ impl<S: Store + Clone + 'static> Authn<S> {
             })
             .await?;
         let session = self
-            .issue_session(user_id, client, false, &[AMR_PWD])
+            .issue_session(user_id, client, false, &[AMR_PWD], None)
             .await?;
         Ok((self.profile(user_id).await?, session))
     }
@@ -117,8 +120,8 @@ impl<S: Store + Clone + 'static> Authn<S> {
     /// counting an attempt); the credentials, which the hash needs, are
     /// read alone, so that nothing competes with that one read; the attempt
     /// is reserved, and the second factor and the profile are read, while
-    /// the hash runs; and after a right password, the attempt is finished
-    /// while the session is written.
+    /// the hash runs; and after a right password, one commit writes the
+    /// session and finishes the attempt.
     ///
     /// # Errors
     /// [`AuthError::InvalidCredentials`], [`AuthError::AccountLocked`],
@@ -169,16 +172,26 @@ impl<S: Store + Clone + 'static> Authn<S> {
         if found.needs_rehash {
             self.rehash(found.user_id, password).await;
         }
-        // The attempt's completion runs beside the session's write: neither
-        // depends on the other, and waiting for its commit first put one
-        // more commit on every login's path. Both run to the end; an error
-        // of either is the answer (a session made beside a failed
-        // completion is never handed out).
-        let (finished, outcome) = tokio::join!(
-            self.store.finish_login_attempt(&permit, true),
-            self.session_after_first_factor(found.user_id, found.reads, client, AMR_PWD),
-        );
-        finished?;
+        // The session concludes the attempt: one commit finishes it as a
+        // success and writes the session, so only that one write follows
+        // the hash, and a session is never handed out for an attempt that
+        // was not open.
+        let outcome = self
+            .session_after_first_factor(
+                found.user_id,
+                found.reads,
+                client,
+                AMR_PWD,
+                Some(permit.clone()),
+            )
+            .await;
+        if outcome.is_err() {
+            // No session (the user was disabled or deleted meanwhile, or
+            // storage trouble) and nothing written: the password was right
+            // all the same, which is what the attempt records (best effort;
+            // an attempt closed meanwhile stays as it is).
+            let _ = self.store.finish_login_attempt(&permit, true).await;
+        }
         outcome
     }
 
@@ -241,21 +254,24 @@ impl<S: Store + Clone + 'static> Authn<S> {
         method: &str,
     ) -> AuthResult<LoginOutcome> {
         let reads = self.first_factor_reads(user_id).await?;
-        self.session_after_first_factor(user_id, reads, client, method)
+        self.session_after_first_factor(user_id, reads, client, method, None)
             .await
     }
 
     /// [`after_first_factor`](Self::after_first_factor) on reads made
-    /// already.
+    /// already; the session concludes the login attempt `concludes`.
     async fn session_after_first_factor(
         &self,
         user_id: UserId,
         FirstFactorReads { totp, user }: FirstFactorReads,
         client: &ClientInfo,
         method: &str,
+        concludes: Option<AttemptPermit>,
     ) -> AuthResult<LoginOutcome> {
         if totp.is_some() {
-            let session = self.issue_session(user_id, client, true, &[method]).await?;
+            let session = self
+                .issue_session(user_id, client, true, &[method], concludes)
+                .await?;
             return Ok(LoginOutcome::MfaRequired {
                 session,
                 methods: self.second_factor_names(user_id).await?,
@@ -263,7 +279,7 @@ impl<S: Store + Clone + 'static> Authn<S> {
         }
         let user = user.ok_or(AuthError::NotFound)?;
         let session = self
-            .issue_session(user_id, client, false, &[method])
+            .issue_session(user_id, client, false, &[method], concludes)
             .await?;
         Ok(LoginOutcome::Complete {
             user: UserProfile {

@@ -41,7 +41,11 @@ pub trait SessionStore: Send + Sync {
 
     /// Create a session with its authentication context: partial or full,
     /// `amr`, `acr`, and `mfa_at` = now when a second factor was just passed.
-    /// `auth_time` is now. Same checks and audit as `create_session`.
+    /// `auth_time` is now. Same checks and audit as `create_session`. With
+    /// [`NewSession::concludes`](crate::NewSession::concludes), the login
+    /// attempt is finished as a success in the same transaction (no audit
+    /// event of its own, as `finish_login_attempt` writes none for a
+    /// success); on any error neither is written.
     ///
     /// # Parameters
     /// - `new`: the session to create.
@@ -50,7 +54,10 @@ pub trait SessionStore: Send + Sync {
     /// The session id.
     ///
     /// # Errors
-    /// As `create_session`.
+    /// As `create_session`, and
+    /// [`StoreError::NotFound`](crate::StoreError::NotFound) (`login_attempt`) when
+    /// `concludes` names an attempt that is no longer open (finished,
+    /// cancelled, cleared or cleaned up).
     fn create_session_with(
         &self,
         new: &NewSession,
