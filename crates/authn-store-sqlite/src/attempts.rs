@@ -228,9 +228,7 @@ impl SqliteStore {
             subject,
         })
     }
-}
 
-impl SqliteStore {
     /// Finishes an open attempt as a success inside `tx` (primary key;
     /// `success IS NULL` makes finishing exactly-once), for a session that
     /// concludes it (`NewSession::concludes`). `false` when the attempt is
