@@ -229,29 +229,46 @@ impl SqliteStore {
         })
     }
 
-    /// Finishes an open attempt as a success inside `tx` (primary key;
-    /// `success IS NULL` makes finishing exactly-once), for a session that
-    /// concludes it (`NewSession::concludes`). `false` when the attempt is
-    /// no longer open.
+    /// Finishes an open attempt as a success inside `tx`, for a session
+    /// that concludes it (`NewSession::concludes`). `false` when the
+    /// attempt is no longer open.
     pub(crate) async fn conclude_attempt(
         &self,
         tx: &mut Tx,
         permit: &AttemptPermit,
     ) -> StoreResult<bool> {
-        let k = self.keyed(&permit.subject);
-        let done = sqlx::query(
-            "UPDATE login_attempts SET success = 1
-             WHERE namespace = ?1 AND id = ?2 AND kind = ?3 AND subject = ?4 AND success IS NULL",
-        )
-        .bind(self.namespace.as_str())
-        .bind(permit.attempt_id.as_uuid())
-        .bind(k.kind)
-        .bind(&k.subject)
-        .execute(tx.conn())
-        .await
-        .map_err(map_sqlx_error)?
-        .rows_affected();
+        let done = self
+            .on_open_attempt(
+                tx,
+                permit,
+                "UPDATE login_attempts SET success = 1
+                 WHERE namespace = ?1 AND id = ?2 AND kind = ?3 AND subject = ?4
+                   AND success IS NULL",
+            )
+            .await?;
         Ok(done > 0)
+    }
+
+    /// Runs `sql` on a permit's attempt while it is open, in `tx`: its
+    /// WHERE takes the permit's namespace, id, kind and subject as `?1` to
+    /// `?4` (primary key) and `success IS NULL`, so an attempt is decided or
+    /// dropped exactly once. Returns the rows affected.
+    async fn on_open_attempt(
+        &self,
+        tx: &mut Tx,
+        permit: &AttemptPermit,
+        sql: &'static str,
+    ) -> StoreResult<u64> {
+        let k = self.keyed(&permit.subject);
+        Ok(sqlx::query(sql)
+            .bind(self.namespace.as_str())
+            .bind(permit.attempt_id.as_uuid())
+            .bind(k.kind)
+            .bind(&k.subject)
+            .execute(tx.conn())
+            .await
+            .map_err(map_sqlx_error)?
+            .rows_affected())
     }
 }
 
@@ -329,21 +346,16 @@ impl LoginAttemptStore for SqliteStore {
     }
 
     async fn cancel_login_attempt(&self, permit: &AttemptPermit) -> StoreResult<bool> {
-        let k = self.keyed(&permit.subject);
         let mut tx = self.begin().await?;
-        // primary key; only an open (undecided) attempt
-        let deleted = sqlx::query(
-            "DELETE FROM login_attempts
-             WHERE namespace = ?1 AND id = ?2 AND kind = ?3 AND subject = ?4 AND success IS NULL",
-        )
-        .bind(self.namespace.as_str())
-        .bind(permit.attempt_id.as_uuid())
-        .bind(k.kind)
-        .bind(&k.subject)
-        .execute(tx.conn())
-        .await
-        .map_err(map_sqlx_error)?
-        .rows_affected();
+        let deleted = self
+            .on_open_attempt(
+                &mut tx,
+                permit,
+                "DELETE FROM login_attempts
+                 WHERE namespace = ?1 AND id = ?2 AND kind = ?3 AND subject = ?4
+                   AND success IS NULL",
+            )
+            .await?;
         tx.commit().await?;
         Ok(deleted > 0)
     }
