@@ -6,13 +6,24 @@
 -- path). Now the reservation is one call, and the session one call that
 -- also finishes the attempt. As the read functions of 0002, each sets the
 -- namespace for its own transaction (row-level security reads it); called
--- inside an open transaction, it joins that one instead.
+-- inside an open transaction, it joins that one instead. Those that skip
+-- the WAL flush set it for the transaction they run in: call them on their
+-- own (as the store does), or the whole enclosing transaction is unflushed.
 
 -- The lockout counts (failed and unfinished attempts of a subject in the
 -- window) on an index of those attempts alone: a subject's successes,
 -- however many (a service account logging in all day), are never scanned.
 -- login_attempts_subject_idx stays for the listings of all attempts.
-CREATE INDEX login_attempts_counted_idx
+-- Built in the migration's transaction, which holds off attempt writes
+-- while it builds (the table is bounded by the retention of attempts). On
+-- a large table, build it beforehand without blocking, and this becomes a
+-- no-op: CREATE INDEX CONCURRENTLY login_attempts_counted_idx ON
+-- login_attempts (namespace, kind, subject, attempted_at DESC) WHERE
+-- success IS NOT TRUE; (check that it is valid: a failed concurrent build
+-- leaves an invalid index, to drop and build again). Not CONCURRENTLY
+-- here: it waits for every open snapshot, including those of other nodes
+-- waiting for the migration lock this one holds, which can deadlock.
+CREATE INDEX IF NOT EXISTS login_attempts_counted_idx
     ON login_attempts (namespace, kind, subject, attempted_at DESC)
     WHERE success IS NOT TRUE;
 
@@ -31,7 +42,7 @@ AS $$
             ELSE '.' || lpad(us::text, 6, '0')
         END
         || 'Z'
-    FROM (SELECT (extract(microseconds FROM p_time)::bigint % 1000000) AS us) t
+    FROM (SELECT (extract(microseconds FROM p_time AT TIME ZONE 'UTC')::bigint % 1000000) AS us) t
 $$;
 
 -- begin_login_attempt / begin_mfa_attempt: the subject's advisory lock
@@ -95,7 +106,8 @@ $$;
 -- open. A success is committed without waiting for the WAL flush when
 -- this is the statement's own transaction: lost in a crash, the attempt
 -- reads as unfinished and counts as before. A failure goes on in the
--- caller's transaction (its audit events), which the caller commits.
+-- caller's transaction (its audit events), which the caller commits; a
+-- success must not be finished inside a caller's transaction (see above).
 CREATE FUNCTION authn_finish_attempt(
     p_namespace  text,
     p_lock_class integer,
@@ -218,5 +230,32 @@ BEGIN
             p_on_behalf_of, p_reason, 'session', p_id::text, p_actor_ip, p_actor_agent, NULL,
             p_new_values || jsonb_build_object('expires_at', authn_json_time(v_expires_at)));
     RETURN QUERY SELECT 'created'::text, v_expires_at;
+END
+$$;
+
+-- list_mfa in one round trip (it was three: BEGIN with the namespace, the
+-- read, COMMIT): a login reads it while its hash runs, to know whether a
+-- second factor is owed and which. No secret is read.
+-- mfa_methods_user_idx
+CREATE FUNCTION authn_list_mfa(p_namespace text, p_user_id uuid)
+RETURNS TABLE (
+    id           uuid,
+    user_id      uuid,
+    mfa_type     text,
+    name         text,
+    created_at   timestamptz,
+    last_used_at timestamptz,
+    confirmed_at timestamptz
+)
+LANGUAGE plpgsql VOLATILE
+AS $$
+BEGIN
+    PERFORM set_config('authn.namespace', p_namespace, true);
+    RETURN QUERY
+        SELECT m.id, m.user_id, m.mfa_type, m.name, m.created_at, m.last_used_at,
+               m.confirmed_at
+        FROM mfa_methods m
+        WHERE m.namespace = p_namespace AND m.user_id = p_user_id
+        ORDER BY m.created_at, m.id;
 END
 $$;

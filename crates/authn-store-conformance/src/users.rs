@@ -825,14 +825,11 @@ pub async fn nothing_made_during_a_disable_stays_usable<H: Harness>(h: &H) {
 /// times: neither the old nor the new sessions work after the disable, nor
 /// after a later `enable_user`.
 ///
-/// KNOWN STORE BUG, FAILS ON POSTGRESQL (kept on purpose until fixed):
-/// `PgStore::rotate_session` locks only the old session row (`FOR UPDATE OF
-/// s`), not the user row, so a concurrent `disable_user`, whose
-/// `UPDATE sessions ... WHERE user_id = $2 AND revoked_at IS NULL` waits on
-/// that row and then does not see the session the rotation inserted, leaves
-/// the new session unrevoked: listed as active while the user is disabled,
-/// and valid again after `enable_user`. (`create_session` takes the user
-/// row `FOR SHARE` through `lock_enabled_user` and is not affected.)
+/// The race this guards: a rotation that locked only the old session row
+/// would insert its new session unseen by a concurrent `disable_user`
+/// (whose revocation waits on that row, then misses the new one), leaving
+/// it unrevoked and valid again after `enable_user`. The stores take the
+/// user row's share lock first in a rotation, as in a session's creation.
 pub async fn rotations_during_a_disable_leave_no_usable_session<H: Harness>(h: &H) {
     let s = h.store_with(StorePolicy::default(), RACE_CONNECTIONS).await;
     let peers = peers(h, &s).await;

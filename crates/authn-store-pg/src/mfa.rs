@@ -14,18 +14,6 @@ use crate::PgStore;
 use crate::error::map_sqlx_error;
 use crate::sql::{AuditRecord, Tx, commit, parse_stored};
 
-/// The columns of [`MfaRow`].
-macro_rules! select_mfa {
-    ($extra:literal, $rest:literal) => {
-        concat!(
-            "SELECT id, user_id, mfa_type, name, created_at, last_used_at, confirmed_at",
-            $extra,
-            " FROM mfa_methods ",
-            $rest
-        )
-    };
-}
-
 #[derive(sqlx::FromRow)]
 struct MfaRow {
     id: Uuid,
@@ -327,17 +315,17 @@ impl MfaStore for PgStore {
     }
 
     async fn list_mfa(&self, user_id: UserId) -> StoreResult<Vec<MfaMethod>> {
-        // mfa_methods_user_idx
-        let rows: Vec<MfaRow> = self
-            .read_all(
-                sqlx::query_as(select_mfa!(
-                    "",
-                    "WHERE namespace = $1 AND user_id = $2 ORDER BY created_at, id"
-                ))
-                .bind(self.namespace.as_str())
-                .bind(user_id.as_uuid()),
-            )
-            .await?;
+        // One round trip: the function sets the namespace and reads on
+        // mfa_methods_user_idx (migration 0003).
+        let rows: Vec<MfaRow> = sqlx::query_as(
+            "SELECT id, user_id, mfa_type, name, created_at, last_used_at, confirmed_at
+             FROM authn_list_mfa($1, $2)",
+        )
+        .bind(self.namespace.as_str())
+        .bind(user_id.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_sqlx_error)?;
         rows.into_iter().map(MfaRow::into_method).collect()
     }
 

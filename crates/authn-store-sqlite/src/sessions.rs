@@ -166,16 +166,20 @@ impl SessionStore for SqliteStore {
         .rows_affected();
         if inserted == 0 {
             // Unknown or disabled: which one (nothing was written).
-            self.check_enabled_user(&mut tx, new.user_id).await?;
-            return Err(StoreError::Internal {
-                source: "a session of an enabled user was not inserted".into(),
-            });
+            let refused = match self.check_enabled_user(&mut tx, new.user_id).await {
+                Err(e) => e,
+                Ok(_) => StoreError::Internal {
+                    source: "a session of an enabled user was not inserted".into(),
+                },
+            };
+            tx.rollback().await?;
+            return Err(refused);
         }
         if let Some(permit) = &new.concludes {
             // The attempt this session concludes, finished as a success in
-            // the same commit; one no longer open rolls the session back
-            // (the transaction is dropped).
+            // the same commit; one no longer open rolls the session back.
             if !self.conclude_attempt(&mut tx, permit).await? {
+                tx.rollback().await?;
                 return Err(StoreError::NotFound {
                     entity: "login_attempt",
                 });

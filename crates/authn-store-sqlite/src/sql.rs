@@ -37,6 +37,15 @@ impl Tx {
         let Self { tx, _writer, .. } = self;
         tx.commit().await.map_err(map_sqlx_error)
     }
+
+    /// Rolls back and waits for it while still first in this pool's queue
+    /// of writers: a dropped transaction only sends its rollback to the
+    /// connection's thread, and the next writer, released at once, would
+    /// find SQLite's write lock still held and wait in the busy handler.
+    pub async fn rollback(self) -> StoreResult<()> {
+        let Self { tx, _writer, .. } = self;
+        tx.rollback().await.map_err(map_sqlx_error)
+    }
 }
 
 /// One audit event to write inside the transaction of the change it records.

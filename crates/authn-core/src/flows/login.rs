@@ -23,11 +23,12 @@ struct LoginCheck {
 }
 
 /// What the answer to a first factor depends on besides the factor itself:
-/// the user's confirmed TOTP method (a second factor is owed) and the user.
-/// Neither depends on the factor's verdict, so a login reads them while
-/// its hash runs.
+/// the user's second-factor methods (a confirmed TOTP method means one is
+/// owed; the confirmed ones are named in the answer), without their
+/// secrets, and the user. Neither depends on the factor's verdict, so a
+/// login reads them while its hash runs.
 pub(crate) struct FirstFactorReads {
-    totp: Option<crate::model::MfaCredential>,
+    methods: Vec<crate::model::MfaMethod>,
     user: Option<crate::model::User>,
 }
 
@@ -186,10 +187,11 @@ impl<S: Store + Clone + 'static> Authn<S> {
             )
             .await;
         if outcome.is_err() {
-            // No session (the user was disabled or deleted meanwhile, or
-            // storage trouble) and nothing written: the password was right
-            // all the same, which is what the attempt records (best effort;
-            // an attempt closed meanwhile stays as it is).
+            // No session handed out (the user was disabled or deleted
+            // meanwhile, or storage trouble): the password was right all
+            // the same, which is what the attempt records (best effort; one
+            // closed meanwhile, or by a commit whose answer was lost, stays
+            // as it is).
             let _ = self.store.finish_login_attempt(&permit, true).await;
         }
         outcome
@@ -234,12 +236,10 @@ impl<S: Store + Clone + 'static> Authn<S> {
     /// The reads of [`FirstFactorReads`], side by side: one round trip's
     /// wait instead of two.
     async fn first_factor_reads(&self, user_id: UserId) -> AuthResult<FirstFactorReads> {
-        let (totp, user) = tokio::join!(
-            self.totp_method(user_id, true),
-            self.store.get_user(user_id)
-        );
+        let (methods, user) =
+            tokio::join!(self.store.list_mfa(user_id), self.store.get_user(user_id));
         Ok(FirstFactorReads {
-            totp: totp?,
+            methods: methods?,
             user: user?,
         })
     }
@@ -263,18 +263,21 @@ impl<S: Store + Clone + 'static> Authn<S> {
     async fn session_after_first_factor(
         &self,
         user_id: UserId,
-        FirstFactorReads { totp, user }: FirstFactorReads,
+        FirstFactorReads { methods, user }: FirstFactorReads,
         client: &ClientInfo,
         method: &str,
         concludes: Option<AttemptPermit>,
     ) -> AuthResult<LoginOutcome> {
-        if totp.is_some() {
+        if methods
+            .iter()
+            .any(|m| m.confirmed && m.mfa_type == MfaType::Totp)
+        {
             let session = self
                 .issue_session(user_id, client, true, &[method], concludes)
                 .await?;
             return Ok(LoginOutcome::MfaRequired {
                 session,
-                methods: self.second_factor_names(user_id).await?,
+                methods: second_factor_names(&methods),
             });
         }
         let user = user.ok_or(AuthError::NotFound)?;
@@ -409,13 +412,19 @@ impl<S: Store + Clone + 'static> Authn<S> {
 
     /// Names of the second factors a user can answer a challenge with.
     pub(crate) async fn second_factor_names(&self, user_id: UserId) -> AuthResult<Vec<String>> {
-        let mut names = Vec::new();
-        for m in self.store.list_mfa(user_id).await? {
-            let name = m.mfa_type.as_str().to_owned();
-            if m.confirmed && m.mfa_type != MfaType::Webauthn && !names.contains(&name) {
-                names.push(name);
-            }
-        }
-        Ok(names)
+        Ok(second_factor_names(&self.store.list_mfa(user_id).await?))
     }
+}
+
+/// Names of the second factors among `methods` that a challenge can be
+/// answered with: the confirmed ones, each type once, WebAuthn aside.
+fn second_factor_names(methods: &[crate::model::MfaMethod]) -> Vec<String> {
+    let mut names = Vec::new();
+    for m in methods {
+        let name = m.mfa_type.as_str().to_owned();
+        if m.confirmed && m.mfa_type != MfaType::Webauthn && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
