@@ -249,8 +249,9 @@ pub async fn run(settings: &Settings) -> Vec<Section> {
          `authn_core`'s bounded hasher (admission, its own hashing threads), and a login with a \
          malformed email, which does the same hashing work through HTTP and the server but no \
          store work: the gap from it to the real login is the store's share. {samples} samples \
-         each, taken one of each in turn (rotating order) so all see the same machine state. \
-         Overhead = contender / bare - 1 (and / floor - 1: what the login adds beyond the \
+         each, taken one of each in turn (rotating order) so all see the same machine state, \
+         after what earlier scenarios left for the disk was written out (`CHECKPOINT`, \
+         `sync`). Overhead = contender / bare - 1 (and / floor - 1: what the login adds beyond the \
          computation itself, informative). Target: login overhead <= 15 % at p50, and at p99 \
          too (the extra work — attempt reservation and completion, credential and user reads, \
          session creation, HTTP — must not add a long tail either)."

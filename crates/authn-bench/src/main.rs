@@ -118,9 +118,11 @@ async fn main() {
         sections.extend(store::run(&settings).await);
     }
     if wants(Scenario::Login) {
+        settle(&settings).await;
         sections.extend(login::run(&settings).await);
     }
     if wants(Scenario::Http) {
+        settle(&settings).await;
         sections.extend(http::run(&settings).await);
     }
     let report = Report::new(sections, &settings).await;
@@ -133,4 +135,29 @@ async fn main() {
     if !report.all_pass() {
         eprintln!("authn-bench: some targets were missed (see the report)");
     }
+}
+
+/// Writes out what earlier scenarios left for the disk (PostgreSQL's dirty
+/// buffers, the page cache) before the next one starts. The store scenario
+/// writes and deletes millions of rows; flushed in the background while
+/// logins are measured, they would stall the fsyncs of the logins' own
+/// commits (behind a journal full of another scenario's pages) and show
+/// that scenario's cost in this one's tail.
+async fn settle(settings: &Settings) {
+    use sqlx::Connection;
+    if settings.backends().contains(&Db::Postgres) {
+        let mut conn = sqlx::PgConnection::connect(&settings.pg_admin_url)
+            .await
+            .expect("connect to the bench PostgreSQL");
+        sqlx::query("CHECKPOINT")
+            .execute(&mut conn)
+            .await
+            .expect("CHECKPOINT");
+        let _ = conn.close().await;
+    }
+    let synced = std::process::Command::new("sync").status();
+    assert!(
+        synced.as_ref().is_ok_and(|s| s.success()),
+        "sync: {synced:?}"
+    );
 }

@@ -339,10 +339,14 @@ impl LoginAttemptStore for PgStore {
     async fn cancel_login_attempt(&self, permit: &AttemptPermit) -> StoreResult<bool> {
         let k = self.keyed(&permit.subject);
         let mut tx = self.begin().await?;
-        // primary key; only an open (undecided) attempt
+        // primary key; only an open (undecided) attempt. The subject's
+        // columns compared with IS NOT DISTINCT FROM, which no index serves,
+        // as in migration 0004: the planner cannot take the subject's index
+        // and read all of its attempts.
         let deleted = sqlx::query(
             "DELETE FROM login_attempts
-             WHERE namespace = $1 AND id = $2 AND kind = $3 AND subject = $4 AND success IS NULL",
+             WHERE id = $2 AND success IS NULL
+               AND (namespace, kind, subject) IS NOT DISTINCT FROM ($1, $3, $4)",
         )
         .bind(self.namespace.as_str())
         .bind(permit.attempt_id.as_uuid())

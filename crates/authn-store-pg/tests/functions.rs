@@ -120,3 +120,81 @@ async fn lockout_counts_read_only_counted_attempts() {
         assert_eq!(scan["Actual Rows"], 1, "{text}");
     }
 }
+
+/// Finishing an attempt, and a session concluding one, find the attempt by
+/// its primary key, not among its subject's attempts: with 200 earlier
+/// attempts of the subject (and the table perhaps never analyzed, when the
+/// planner costs the subject's index as low as the key), each reads a
+/// couple of rows, counted by the transaction's own statistics.
+#[tokio::test]
+async fn attempts_are_finished_by_their_key_however_many_the_subject_has() {
+    let s = store().await;
+    let email = "regular@example.com";
+    let uid = s.create_user(email, None).await.unwrap();
+    for _ in 0..200 {
+        s.record_login_attempt(email, true, None).await.unwrap();
+    }
+    let namespace = s.current_namespace().as_str().to_owned();
+    // Rows of login_attempts fetched through an index by the calls in `tx`.
+    async fn fetched(tx: &mut sqlx::PgConnection) -> i64 {
+        sqlx::query_scalar(
+            "SELECT coalesce(sum(idx_tup_fetch), 0)::bigint FROM pg_stat_xact_user_tables
+             WHERE relname = 'login_attempts'",
+        )
+        .fetch_one(tx)
+        .await
+        .unwrap()
+    }
+    for concluded_by_session in [false, true] {
+        let permit = s.begin_login_attempt(email, None).await.unwrap();
+        let mut tx = s.pool().begin().await.unwrap();
+        sqlx::query("SELECT set_config('authn.namespace', $1, true)")
+            .bind(&namespace)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let (kind, subject): (String, String) =
+            sqlx::query_as("SELECT kind, subject FROM login_attempts WHERE id = $1")
+                .bind(permit.attempt_id.as_uuid())
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+        let before = fetched(&mut tx).await;
+        let finished: bool = if concluded_by_session {
+            let outcome: String = sqlx::query_scalar(
+                "SELECT outcome FROM authn_create_session($1, gen_random_uuid(), $2, $3,
+                     3600000000, NULL, NULL, false, ARRAY['pwd'], 'aal1', false,
+                     gen_random_uuid(), 'session_created', NULL, NULL, NULL, NULL, NULL, NULL,
+                     '{}'::jsonb, 1, $4, $5, $6)",
+            )
+            .bind(&namespace)
+            .bind(uid.as_uuid())
+            .bind(token().1.as_str())
+            .bind(permit.attempt_id.as_uuid())
+            .bind(&kind)
+            .bind(&subject)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+            outcome == "created"
+        } else {
+            sqlx::query_scalar(
+                "SELECT finished FROM authn_finish_attempt($1, 1, $2, $3, $4, true, 900000000)",
+            )
+            .bind(&namespace)
+            .bind(&kind)
+            .bind(&subject)
+            .bind(permit.attempt_id.as_uuid())
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap()
+        };
+        assert!(finished, "session: {concluded_by_session}");
+        let read = fetched(&mut tx).await - before;
+        tx.commit().await.unwrap();
+        assert!(
+            read <= 2,
+            "session: {concluded_by_session}: {read} rows read to finish one attempt"
+        );
+    }
+}

@@ -316,7 +316,13 @@ impl LoginAttemptStore for SqliteStore {
         success: bool,
     ) -> StoreResult<AttemptOutcome> {
         let k = self.keyed(&permit.subject);
-        let mut tx = self.begin().await?;
+        // A success is unflushed (lost, it reads as unfinished and counts
+        // as before); a failure, which the lockout counts, is flushed.
+        let mut tx = if success {
+            self.begin_unflushed().await?
+        } else {
+            self.begin().await?
+        };
         // primary key; `success IS NULL` makes finishing exactly-once
         let ip: Option<Option<String>> = sqlx::query_scalar(
             "UPDATE login_attempts SET success = ?5

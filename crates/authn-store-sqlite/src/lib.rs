@@ -98,7 +98,8 @@ fn parse_url(url: &str) -> Result<(SqliteConnectOptions, bool), ValidationError>
 /// The connection settings every pool of this store uses: WAL (readers
 /// never block the writer), foreign keys enforced, `synchronous = FULL`
 /// (each commit is on disk before it returns: a logout, a revocation or a
-/// spent one-time token survives a power loss, as on PostgreSQL), a busy
+/// spent one-time token survives a power loss, as on PostgreSQL; only a new
+/// session and a successful attempt skip the fsync, as there), a busy
 /// timeout, the file created when missing, and reads through a memory map
 /// of up to [`MMAP_SIZE`].
 fn tuned(options: SqliteConnectOptions) -> SqliteConnectOptions {

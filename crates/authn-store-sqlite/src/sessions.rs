@@ -135,7 +135,9 @@ impl SessionStore for SqliteStore {
         )?;
         let user_agent = new.user_agent.as_deref().and_then(clean_user_agent);
         let id = SessionId::new();
-        let mut tx = self.begin().await?;
+        // Unflushed: every login writes a session after its hash, and one
+        // lost in a power cut only signs its holder out.
+        let mut tx = self.begin_unflushed().await?;
         let now = tx.now;
         let expires_at = now + lifetime;
         // Inserted only for an enabled user of this namespace (users'

@@ -13,6 +13,15 @@ use tokio::sync::OwnedMutexGuard;
 use crate::error::map_sqlx_error;
 use crate::{BUSY_TIMEOUT, SqliteStore};
 
+/// Whether a write transaction's commit waits for the disk.
+#[derive(Clone, Copy)]
+enum Durability {
+    /// `synchronous = FULL`: the WAL is synced at every commit.
+    Flushed,
+    /// `synchronous = NORMAL`: the WAL is synced at checkpoints only.
+    Unflushed,
+}
+
 /// A write transaction: SQLite's write lock is held from its first
 /// statement (`BEGIN IMMEDIATE`), so it reads and writes with no other
 /// writer in between, in any process. `now` is the transaction's time
@@ -83,20 +92,42 @@ impl AuditRecord {
 }
 
 impl SqliteStore {
-    /// Starts a write transaction: queue behind this pool's other writers,
-    /// then `BEGIN IMMEDIATE` (which waits up to the busy timeout for
-    /// writers of other pools or processes).
+    /// Starts a write transaction whose commit is on disk before it
+    /// returns: queue behind this pool's other writers, then `BEGIN
+    /// IMMEDIATE` (which waits up to the busy timeout for writers of other
+    /// pools or processes).
     pub(crate) async fn begin(&self) -> StoreResult<Tx> {
+        self.begin_with(Durability::Flushed).await
+    }
+
+    /// [`begin`](Self::begin) for a write whose loss in a power cut or an
+    /// OS crash is harmless and which sits on a login's answer: a new
+    /// session (lost, its holder is signed out) or a successful attempt
+    /// (lost, it reads as unfinished and counts as before), as
+    /// PostgreSQL's store commits them. Its commit skips the fsync of the
+    /// WAL, which in a crash of the process alone loses nothing (the WAL is
+    /// in the OS's cache). The WAL is a log read back in order, so no
+    /// flushed commit made after this one can survive without it.
+    pub(crate) async fn begin_unflushed(&self) -> StoreResult<Tx> {
+        self.begin_with(Durability::Unflushed).await
+    }
+
+    async fn begin_with(&self, durability: Durability) -> StoreResult<Tx> {
         let writer = tokio::time::timeout(BUSY_TIMEOUT, self.write_lock.clone().lock_owned())
             .await
             .map_err(|e| StoreError::Unavailable {
                 source: Box::new(e),
             })?;
-        let tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(map_sqlx_error)?;
+        // `synchronous` is the connection's and is read at COMMIT: each
+        // write transaction sets its own, in the same call as its BEGIN (no
+        // extra round trip to the connection's thread), so none inherits
+        // what the connection's previous writer chose. Every write goes
+        // through here (reads do not commit).
+        let begin = match durability {
+            Durability::Flushed => "PRAGMA synchronous = FULL; BEGIN IMMEDIATE",
+            Durability::Unflushed => "PRAGMA synchronous = NORMAL; BEGIN IMMEDIATE",
+        };
+        let tx = self.pool.begin_with(begin).await.map_err(map_sqlx_error)?;
         Ok(Tx {
             tx,
             now: now_micros(),

@@ -692,3 +692,44 @@ fn every_statement_filters_on_the_namespace() {
     }
     assert!(checked > 50, "found the statements ({checked})");
 }
+
+/// A new session and a successful attempt commit without the fsync
+/// (`synchronous = NORMAL`), as on PostgreSQL; every other write commits
+/// with it, also on a connection whose previous writer skipped it.
+#[tokio::test]
+async fn only_sessions_and_successes_skip_the_fsync() {
+    let dir = tempfile::tempdir().unwrap();
+    // One connection: every statement below runs on the same one.
+    let s = store_on(&dir.path().join("authn.db"), 1, "default").await;
+    let synchronous = || async {
+        sqlx::query_scalar::<_, i64>("PRAGMA synchronous")
+            .fetch_one(s.pool())
+            .await
+            .unwrap()
+    };
+    let (normal, full) = (1, 2);
+    let uid = s.create_user("sync@example.com", None).await.unwrap();
+    assert_eq!(synchronous().await, full, "a new user");
+    s.create_session(uid, &token(), None, None, None)
+        .await
+        .unwrap();
+    assert_eq!(synchronous().await, normal, "a new session");
+    let permit = s
+        .begin_login_attempt("sync@example.com", None)
+        .await
+        .unwrap();
+    assert_eq!(synchronous().await, full, "a reservation");
+    s.finish_login_attempt(&permit, true).await.unwrap();
+    assert_eq!(synchronous().await, normal, "a success");
+    let permit = s
+        .begin_login_attempt("sync@example.com", None)
+        .await
+        .unwrap();
+    s.finish_login_attempt(&permit, false).await.unwrap();
+    assert_eq!(synchronous().await, full, "a failure");
+    s.create_session(uid, &token(), None, None, None)
+        .await
+        .unwrap();
+    s.revoke_all_sessions(uid).await.unwrap();
+    assert_eq!(synchronous().await, full, "a revocation");
+}
