@@ -64,6 +64,17 @@ pub use error::map_sqlx_error;
 /// connection or process) before the operation fails with `Unavailable`.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How often a store opened by this crate (not [`SqliteStore::new`]: a
+/// pool of your own) copies the WAL
+/// back into the database file (a passive checkpoint), on a task of its
+/// own. SQLite would otherwise checkpoint inside whichever commit finds the
+/// WAL over 1000 pages: that commit, a login's say, then waits for the
+/// copy and two syncs, the database file's behind a filesystem journal that
+/// other work may be filling (measured here: a login p99 of 69 ms against
+/// 26 ms with the checkpoints taken off the commits). Between checkpoints
+/// the WAL holds about a second of writes, where reads find them.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
 /// How much of the database file each connection reads through a memory
 /// map (`PRAGMA mmap_size`), in bytes: 1 GiB, past which reads go through
 /// `read()` again. Mapped pages are the kernel's page cache, shared by every
@@ -96,7 +107,8 @@ fn parse_url(url: &str) -> Result<(SqliteConnectOptions, bool), ValidationError>
 }
 
 /// The connection settings every pool of this store uses: WAL (readers
-/// never block the writer), foreign keys enforced, `synchronous = FULL`
+/// never block the writer) checkpointed in the background (see
+/// [`CHECKPOINT_INTERVAL`]), foreign keys enforced, `synchronous = FULL`
 /// (each commit is on disk before it returns: a logout, a revocation or a
 /// spent one-time token survives a power loss, as on PostgreSQL; only a new
 /// session and a successful attempt skip the fsync, as there), a busy
@@ -110,6 +122,8 @@ fn tuned(options: SqliteConnectOptions) -> SqliteConnectOptions {
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(BUSY_TIMEOUT)
         .pragma("mmap_size", MMAP_SIZE.to_string())
+        // No checkpoint inside a commit: the store's checkpointer does them.
+        .pragma("wal_autocheckpoint", "0")
 }
 
 /// Creates a missing database file, and its directory, readable by the
@@ -314,7 +328,38 @@ impl SqliteStore {
                 .max_lifetime(None);
         }
         let pool = pool.connect_with(options).await.map_err(map_sqlx_error)?;
-        Ok(Self::new(pool))
+        let store = Self::new(pool);
+        if !in_memory {
+            store.spawn_checkpointer();
+        }
+        Ok(store)
+    }
+
+    /// Checkpoints the WAL every [`CHECKPOINT_INTERVAL`] on a task of its
+    /// own, until every handle of this store is dropped or the pool closed.
+    fn spawn_checkpointer(&self) {
+        let pool = self.pool.clone();
+        // The write queue is shared by every handle of this store: when
+        // the last one is gone, so is the checkpointer (and its pool).
+        let alive = Arc::downgrade(&self.write_lock);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if alive.strong_count() == 0 || pool.is_closed() {
+                    break;
+                }
+                // PASSIVE: copies what no reader still needs, waiting for
+                // no one; what is left goes at the next tick.
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&pool)
+                    .await
+                {
+                    tracing::warn!(error = %e, "SQLite WAL checkpoint failed");
+                }
+            }
+        });
     }
 
     /// Wrap an existing pool (to choose its size and timeouts yourself);

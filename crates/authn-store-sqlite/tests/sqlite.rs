@@ -733,3 +733,43 @@ async fn only_sessions_and_successes_skip_the_fsync() {
     s.revoke_all_sessions(uid).await.unwrap();
     assert_eq!(synchronous().await, full, "a revocation");
 }
+
+/// Commits never checkpoint (`wal_autocheckpoint = 0`): the store's own
+/// task copies the WAL into the database file within a couple of
+/// intervals of the last write.
+#[tokio::test]
+async fn the_wal_is_checkpointed_in_the_background() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store_on(&dir.path().join("authn.db"), 2, "default").await;
+    let auto: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+        .fetch_one(s.pool())
+        .await
+        .unwrap();
+    assert_eq!(auto, 0, "no checkpoint inside a commit");
+    for i in 0..20 {
+        s.create_user(&format!("wal{i}@example.com"), None)
+            .await
+            .unwrap();
+    }
+    // (busy, frames in the WAL, frames copied back), without doing any.
+    let state = || async {
+        sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(NOOP)")
+            .fetch_one(s.pool())
+            .await
+            .unwrap()
+    };
+    let (_, written, _) = state().await;
+    assert!(written > 0, "the writes are in the WAL");
+    let deadline = tokio::time::Instant::now() + authn_store_sqlite::CHECKPOINT_INTERVAL * 5;
+    loop {
+        let (_, frames, copied) = state().await;
+        if frames > 0 && copied == frames {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not checkpointed: {frames} frames, {copied} copied"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
