@@ -1,5 +1,6 @@
 -- authn: a login's writes find their attempt by its primary key whatever
--- the planner's statistics, and the audit time is computed in line.
+-- the planner's statistics, the audit time is computed in line, and a
+-- reservation no longer waits for the WAL flush.
 
 -- Finishing an attempt matched it on (namespace, id, kind, subject). Before
 -- the table's first ANALYZE (a new deployment, a table grown since), the
@@ -147,5 +148,63 @@ BEGIN
             p_on_behalf_of, p_reason, 'session', p_id::text, p_actor_ip, p_actor_agent, NULL,
             p_new_values || jsonb_build_object('expires_at', authn_json_time(v_expires_at)));
     RETURN QUERY SELECT 'created'::text, v_expires_at;
+END
+$$;
+
+-- As in 0003, committed without waiting for the WAL flush: a right
+-- password's login then waits for no flush at all (its session and its
+-- attempt's success skip it already), so a disk slow to flush (seen here:
+-- syncs of 50 to 300 ms after another program deleted gigabytes) does not
+-- stretch logins. A reservation lost in a database crash is harmless to
+-- the lockout: no verdict is answered before a later commit that is
+-- flushed, or that concerns a success. A wrong password's answer waits for
+-- its failure's commit, which is flushed, and WAL is flushed in order, so
+-- the reservation is on disk with it; a right password's is a success,
+-- which the lockout does not count; and a login whose finish or session
+-- fails (the database gone) answers an error, not a verdict.
+CREATE OR REPLACE FUNCTION authn_begin_attempt(
+    p_namespace  text,
+    p_lock_class integer,
+    p_kind       text,
+    p_subject    text,
+    p_window_us  bigint,
+    p_max        bigint,
+    p_id         uuid,
+    p_ip_address inet
+)
+RETURNS TABLE (admitted boolean, retry_after float8)
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    v_counted bigint;
+BEGIN
+    PERFORM set_config('authn.namespace', p_namespace, true);
+    PERFORM set_config('synchronous_commit', 'off', true);
+    PERFORM pg_advisory_xact_lock(
+        p_lock_class, hashtext(p_namespace || '/' || p_kind || '/' || p_subject));
+    -- A statement after the lock: its snapshot sees every attempt
+    -- committed by the transactions serialised before this one.
+    SELECT count(*) INTO v_counted FROM login_attempts a
+    WHERE a.namespace = p_namespace AND a.kind = p_kind AND a.subject = p_subject
+      AND a.success IS NOT TRUE
+      AND a.attempted_at > now() - p_window_us * interval '1 microsecond';
+    IF p_max > 0 AND v_counted >= p_max THEN
+        RETURN QUERY
+            SELECT false,
+                   EXTRACT(EPOCH FROM a.attempted_at + p_window_us * interval '1 microsecond'
+                                      - now())::float8
+            FROM login_attempts a
+            WHERE a.namespace = p_namespace AND a.kind = p_kind AND a.subject = p_subject
+              AND a.success IS NOT TRUE
+              AND a.attempted_at > now() - p_window_us * interval '1 microsecond'
+            ORDER BY a.attempted_at DESC OFFSET p_max - 1 LIMIT 1;
+        IF NOT FOUND THEN
+            RETURN QUERY SELECT false, 0::float8;
+        END IF;
+        RETURN;
+    END IF;
+    INSERT INTO login_attempts (id, namespace, kind, subject, success, ip_address)
+    VALUES (p_id, p_namespace, p_kind, p_subject, NULL, p_ip_address);
+    RETURN QUERY SELECT true, NULL::float8;
 END
 $$;

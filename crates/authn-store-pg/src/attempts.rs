@@ -190,7 +190,8 @@ impl PgStore {
     /// Reserves an attempt of a subject, or refuses with the time until the
     /// lock lifts: one round trip (`authn_begin_attempt`, which locks the
     /// subject, counts its window on login_attempts_counted_idx and
-    /// inserts).
+    /// inserts), committed without waiting for the WAL flush (migration
+    /// 0004 says why the lockout loses nothing).
     async fn begin_attempt(
         &self,
         subject: AttemptSubject,

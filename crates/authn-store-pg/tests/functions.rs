@@ -38,9 +38,9 @@ async fn json_time_is_written_as_chrono_writes_it() {
     }
 }
 
-/// A new session and a successful attempt commit without waiting for the
-/// WAL flush, in their own transaction only: the pooled connection goes
-/// back with `synchronous_commit` on, and a failure's commit waits.
+/// A new session, a reservation and a successful attempt commit without
+/// waiting for the WAL flush, in their own transaction only: the pooled
+/// connection goes back with `synchronous_commit` on.
 #[tokio::test]
 async fn unflushed_commits_do_not_leak_to_the_next_user_of_a_connection() {
     // One connection: every statement below runs on the same one.

@@ -110,8 +110,9 @@ fn parse_url(url: &str) -> Result<(SqliteConnectOptions, bool), ValidationError>
 /// never block the writer) checkpointed in the background (see
 /// [`CHECKPOINT_INTERVAL`]), foreign keys enforced, `synchronous = FULL`
 /// (each commit is on disk before it returns: a logout, a revocation or a
-/// spent one-time token survives a power loss, as on PostgreSQL; only a new
-/// session and a successful attempt skip the fsync, as there), a busy
+/// spent one-time token survives a power loss, as on PostgreSQL; only a
+/// login's own writes, a new session, an attempt's reservation and its
+/// success, skip the fsync, as there), a busy
 /// timeout, the file created when missing, and reads through a memory map
 /// of up to [`MMAP_SIZE`].
 fn tuned(options: SqliteConnectOptions) -> SqliteConnectOptions {

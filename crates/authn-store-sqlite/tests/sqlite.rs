@@ -693,11 +693,11 @@ fn every_statement_filters_on_the_namespace() {
     assert!(checked > 50, "found the statements ({checked})");
 }
 
-/// A new session and a successful attempt commit without the fsync
-/// (`synchronous = NORMAL`), as on PostgreSQL; every other write commits
-/// with it, also on a connection whose previous writer skipped it.
+/// A new session, an attempt's reservation and its success commit without
+/// the fsync (`synchronous = NORMAL`), as on PostgreSQL; every other write
+/// commits with it, also on a connection whose previous writer skipped it.
 #[tokio::test]
-async fn only_sessions_and_successes_skip_the_fsync() {
+async fn only_a_login_s_own_writes_skip_the_fsync() {
     let dir = tempfile::tempdir().unwrap();
     // One connection: every statement below runs on the same one.
     let s = store_on(&dir.path().join("authn.db"), 1, "default").await;
@@ -718,7 +718,7 @@ async fn only_sessions_and_successes_skip_the_fsync() {
         .begin_login_attempt("sync@example.com", None)
         .await
         .unwrap();
-    assert_eq!(synchronous().await, full, "a reservation");
+    assert_eq!(synchronous().await, normal, "a reservation");
     s.finish_login_attempt(&permit, true).await.unwrap();
     assert_eq!(synchronous().await, normal, "a success");
     let permit = s
