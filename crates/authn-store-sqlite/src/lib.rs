@@ -65,14 +65,14 @@ pub use error::map_sqlx_error;
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often a store opened by this crate (not [`SqliteStore::new`]: a
-/// pool of your own) copies the WAL
-/// back into the database file (a passive checkpoint), on a task of its
-/// own. SQLite would otherwise checkpoint inside whichever commit finds the
-/// WAL over 1000 pages: that commit, a login's say, then waits for the
-/// copy and two syncs, the database file's behind a filesystem journal that
-/// other work may be filling (measured here: a login p99 of 69 ms against
-/// 26 ms with the checkpoints taken off the commits). Between checkpoints
-/// the WAL holds about a second of writes, where reads find them.
+/// pool of your own) copies the WAL back into the database file (a passive
+/// checkpoint), on a task of its own. SQLite would otherwise checkpoint
+/// inside whichever commit finds the WAL over 1000 pages: that commit, a
+/// login's say, then waits for the copy and two syncs, the database file's
+/// behind a filesystem journal that other work may be filling (measured
+/// here: a login p99 of 69 ms against 26 ms with the checkpoints taken off
+/// the commits). Between checkpoints the WAL holds about a second of
+/// writes, where reads find them.
 pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How much of the database file each connection reads through a memory
@@ -112,9 +112,8 @@ fn parse_url(url: &str) -> Result<(SqliteConnectOptions, bool), ValidationError>
 /// (each commit is on disk before it returns: a logout, a revocation or a
 /// spent one-time token survives a power loss, as on PostgreSQL; only a
 /// login's own writes, a new session, an attempt's reservation and its
-/// success, skip the fsync, as there), a busy
-/// timeout, the file created when missing, and reads through a memory map
-/// of up to [`MMAP_SIZE`].
+/// success, skip the fsync, as there), a busy timeout, the file created
+/// when missing, and reads through a memory map of up to [`MMAP_SIZE`].
 fn tuned(options: SqliteConnectOptions) -> SqliteConnectOptions {
     options
         .create_if_missing(true)

@@ -105,10 +105,11 @@ impl SqliteStore {
     /// session (lost, its holder is signed out), an attempt's reservation
     /// (no verdict is answered before a later flushed commit, or one of a
     /// success) or a successful attempt (lost, it reads as unfinished and
-    /// counts as before), as PostgreSQL's store commits them. Its commit skips the fsync of the
-    /// WAL, which in a crash of the process alone loses nothing (the WAL is
-    /// in the OS's cache). The WAL is a log read back in order, so no
-    /// flushed commit made after this one can survive without it.
+    /// counts as before), as PostgreSQL's store commits them. Its commit
+    /// skips the fsync of the WAL, which in a crash of the process alone
+    /// loses nothing (the WAL is in the OS's cache). The WAL is a log read
+    /// back in order, so no flushed commit made after this one can survive
+    /// without it.
     pub(crate) async fn begin_unflushed(&self) -> StoreResult<Tx> {
         self.begin_with(Durability::Unflushed).await
     }
