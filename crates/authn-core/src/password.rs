@@ -224,7 +224,7 @@ impl PasswordHasher {
         let salt = try_random_bytes::<SALT_LEN>().map_err(|_| PasswordError::Hash)?;
         let params = self.inner.params.clone();
         let password = password.to_owned();
-        self.run(admission, move || {
+        self.run(admission, None, move || {
             Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
                 .hash_password_with_salt(password.as_bytes(), &salt)
                 .map_err(|_| PasswordError::Hash)
@@ -242,7 +242,7 @@ impl PasswordHasher {
         let parsed = PasswordHash::new(phc).map_err(|_| PasswordError::InvalidHash)?;
         let needs_rehash = self.check_stored(&parsed)?;
         let admission = self.admit()?;
-        self.verify_parsed(admission, password, parsed, needs_rehash)
+        self.verify_parsed(admission, password, parsed, needs_rehash, None)
             .await
     }
 
@@ -263,9 +263,26 @@ impl PasswordHasher {
         password: &str,
         phc: &str,
     ) -> Result<Verification, PasswordError> {
+        self.verify_admitted_started(admission, password, phc, None)
+            .await
+    }
+
+    /// [`verify_admitted`](Self::verify_admitted), telling `started` when
+    /// the hash gets one of the hashing threads (at once, or after waiting
+    /// for one). Work done beside the hash that holds something scarce for
+    /// its duration (an open database transaction) waits for that signal,
+    /// so a verification waiting its turn holds nothing. `started` is
+    /// dropped unsent when the verification fails before hashing.
+    pub async fn verify_admitted_started(
+        &self,
+        admission: Admission,
+        password: &str,
+        phc: &str,
+        started: Option<tokio::sync::oneshot::Sender<()>>,
+    ) -> Result<Verification, PasswordError> {
         let parsed = PasswordHash::new(phc).map_err(|_| PasswordError::InvalidHash)?;
         let needs_rehash = self.check_stored(&parsed)?;
-        self.verify_parsed(admission.0, password, parsed, needs_rehash)
+        self.verify_parsed(admission.0, password, parsed, needs_rehash, started)
             .await
     }
 
@@ -275,11 +292,12 @@ impl PasswordHasher {
         password: &str,
         parsed: PasswordHash,
         needs_rehash: bool,
+        started: Option<tokio::sync::oneshot::Sender<()>>,
     ) -> Result<Verification, PasswordError> {
         let password = password.to_owned();
         let inner = Arc::clone(&self.inner);
         let matches = self
-            .run(admission, move || {
+            .run(admission, started, move || {
                 // A hash with other (larger) parameters than configured, as
                 // imported ones may have, gets memory of its own: the kept
                 // buffers stay at the configured size.
@@ -348,7 +366,7 @@ impl PasswordHasher {
     ) -> Result<(), PasswordError> {
         if let Some(dummy) = self.inner.dummy.get() {
             return self
-                .verify_parsed(admission.0, password, dummy.clone(), false)
+                .verify_parsed(admission.0, password, dummy.clone(), false, None)
                 .await
                 .map(|_| ());
         }
@@ -367,8 +385,14 @@ impl PasswordHasher {
     }
 
     /// Waits for an execution slot, then runs `work` on the hasher's own
-    /// threads ([`HashThreads`]).
-    async fn run<T, F>(&self, admission: OwnedSemaphorePermit, work: F) -> Result<T, PasswordError>
+    /// threads ([`HashThreads`]), telling `started` once it has the slot
+    /// (a thread is then free: there are as many as slots).
+    async fn run<T, F>(
+        &self,
+        admission: OwnedSemaphorePermit,
+        started: Option<tokio::sync::oneshot::Sender<()>>,
+        work: F,
+    ) -> Result<T, PasswordError>
     where
         F: FnOnce() -> Result<T, PasswordError> + Send + 'static,
         T: Send + 'static,
@@ -378,6 +402,10 @@ impl PasswordHasher {
             .await
             // Only fails if the semaphore is closed, which this type never does.
             .map_err(|_| PasswordError::TaskFailed)?;
+        if let Some(started) = started {
+            // Nobody may be listening any more; that is their business.
+            let _ = started.send(());
+        }
         let (done, result) = tokio::sync::oneshot::channel();
         self.inner.threads.run(Box::new(move || {
             // The permits move into the job so that they are released only
@@ -811,6 +839,57 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn start_is_told_when_the_hash_gets_a_thread_not_before() {
+        // One thread, one queued place: the second verification waits.
+        let h = PasswordHasher::new(SMALL, 1, 1).unwrap();
+        let phc = h.hash("pw").await.unwrap();
+        let (release, blocked) = std::sync::mpsc::channel::<()>();
+        let first = {
+            let h = h.clone();
+            let admission = h.admit().unwrap();
+            tokio::spawn(async move {
+                h.run(admission, None, move || {
+                    blocked.recv().unwrap();
+                    Ok(())
+                })
+                .await
+            })
+        };
+        while h.inner.execution.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+        let (started, mut hash_started) = tokio::sync::oneshot::channel();
+        let second = {
+            let (h, phc) = (h.clone(), phc.clone());
+            let admission = h.try_admit().unwrap();
+            tokio::spawn(async move {
+                h.verify_admitted_started(admission, "pw", &phc, Some(started))
+                    .await
+            })
+        };
+        // Queued behind the first: not started, however long it waits.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(matches!(
+            hash_started.try_recv(),
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty)
+        ));
+        release.send(()).unwrap();
+        first.await.unwrap().unwrap();
+        hash_started.await.unwrap();
+        assert!(second.await.unwrap().unwrap().matches);
+
+        // A verification that fails before hashing never starts.
+        let (started, hash_started) = tokio::sync::oneshot::channel();
+        let admission = h.try_admit().unwrap();
+        assert!(matches!(
+            h.verify_admitted_started(admission, "pw", "not a phc", Some(started))
+                .await,
+            Err(PasswordError::InvalidHash)
+        ));
+        assert!(hash_started.await.is_err());
+    }
+
+    #[tokio::test]
     async fn busy_when_full() {
         let h = PasswordHasher::new(SMALL, 1, 0).unwrap();
         let results = tokio::join!(
@@ -941,7 +1020,7 @@ mod tests {
         // Field 19 of /proc/thread-self/stat, read on a hashing thread.
         let h = small();
         let nice = h
-            .run(h.admit().unwrap(), || {
+            .run(h.admit().unwrap(), None, || {
                 let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
                 let after_name = &stat[stat.rfind(')').unwrap() + 2..];
                 Ok(after_name.split(' ').nth(16).unwrap().to_owned())
@@ -955,7 +1034,9 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_job_fails_its_call_and_the_threads_live_on() {
         let h = PasswordHasher::new(SMALL, 1, 0).unwrap();
-        let r: Result<(), _> = h.run(h.admit().unwrap(), || panic!("inside argon2")).await;
+        let r: Result<(), _> = h
+            .run(h.admit().unwrap(), None, || panic!("inside argon2"))
+            .await;
         assert_eq!(r, Err(PasswordError::TaskFailed));
         // Its permits came back, and the one thread still hashes.
         assert_eq!(h.queue_depth(), 0);

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use authn_core::store::{LoginAttemptStore, SessionStore, UserStore};
 use authn_core::{
-    MfaReservation, NewSession, SessionId, SessionUpgrade, StoreError, StorePolicy, TokenHash,
-    UserId,
+    MfaReservation, NewSession, SessionId, SessionUpgrade, StoreError, StorePolicy, StoreResult,
+    TokenHash, UserId,
 };
 use chrono::{DateTime, Utc};
 use tokio::sync::Barrier;
@@ -540,6 +540,276 @@ pub async fn a_session_concludes_its_login_attempt<H: Harness>(h: &H) {
     ));
     let o = s.finish_login_attempt(&pending, false).await.unwrap();
     assert_eq!(o.failures_in_window, 1);
+}
+
+/// `prepare_session` then `commit`: the errors of `create_session_with`,
+/// reported by either step.
+async fn prepare_and_commit<S: SessionStore>(s: &S, new: &NewSession) -> StoreResult<SessionId> {
+    s.prepare_session(new).await?.commit(s).await
+}
+
+/// A prepared session is invisible until its commit (not valid, not
+/// listed, not audited, its attempt still counted), then exists as
+/// `create_session_with` makes it, its attempt concluded as a success.
+pub async fn a_prepared_session_exists_only_once_committed<H: Harness>(h: &H) {
+    let s = h.store().await;
+    let uid = user(&s, "prep@example.com").await;
+    let permit = s
+        .begin_login_attempt("prep@example.com", None)
+        .await
+        .unwrap();
+    let (tok, hash) = token();
+    let prepared = s
+        .prepare_session(&NewSession {
+            concludes: Some(permit.clone()),
+            ..partial(uid, &hash)
+        })
+        .await
+        .unwrap();
+    let other = peers(h, &s).await.remove(0);
+    for s in [&s, &other] {
+        assert!(
+            s.validate_session(&TokenHash::of_token(&tok))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(s.list_sessions(uid).await.unwrap().is_empty());
+        assert!(events_of(s, "session_created").await.is_empty());
+        assert!(
+            s.is_locked_out("prep@example.com", None, Some(1))
+                .await
+                .unwrap()
+        );
+    }
+    let sid = prepared.commit(&s).await.unwrap();
+    let v = other
+        .validate_session(&TokenHash::of_token(&tok))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((v.session_id, v.user_id, v.partial), (sid, uid, true));
+    assert_eq!(v.amr, strings(&["pwd"]));
+    let ev = events_of(&other, "session_created").await;
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0].resource_id.as_deref(), Some(sid.to_string().as_str()));
+    assert!(
+        !other
+            .is_locked_out("prep@example.com", None, Some(1))
+            .await
+            .unwrap()
+    );
+    let recent = other
+        .get_recent_attempts("prep@example.com", None)
+        .await
+        .unwrap();
+    assert_eq!(recent.len(), 1);
+    assert!(recent[0].success);
+    assert!(matches!(
+        s.finish_login_attempt(&permit, true).await,
+        Err(StoreError::NotFound {
+            entity: "login_attempt"
+        })
+    ));
+}
+
+/// A prepared session that fails (wrong password) leaves no session and
+/// finishes its attempt as a failure, with the failure's audit event and
+/// count, as `finish_login_attempt(permit, false)` would; one aborted (no
+/// verdict) leaves no session and its attempt open.
+pub async fn a_failed_or_aborted_prepared_session_leaves_no_session<H: Harness>(h: &H) {
+    let s = h.store().await;
+    let uid = user(&s, "prepfail@example.com").await;
+    let permit = s
+        .begin_login_attempt("prepfail@example.com", None)
+        .await
+        .unwrap();
+    let (tok, hash) = token();
+    let new = NewSession {
+        concludes: Some(permit.clone()),
+        ..partial(uid, &hash)
+    };
+    let o = s
+        .prepare_session(&new)
+        .await
+        .unwrap()
+        .fail(&s)
+        .await
+        .unwrap();
+    assert_eq!(o.failures_in_window, 1);
+    assert!(!o.locked_out);
+    assert!(
+        s.validate_session(&TokenHash::of_token(&tok))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(s.list_sessions(uid).await.unwrap().is_empty());
+    assert!(events_of(&s, "session_created").await.is_empty());
+    assert_eq!(events_of(&s, "login_attempt_failed").await.len(), 1);
+    let recent = s
+        .get_recent_attempts("prepfail@example.com", None)
+        .await
+        .unwrap();
+    assert_eq!((recent.len(), recent[0].success), (1, false));
+    // finished: not open any more
+    assert!(matches!(
+        s.finish_login_attempt(&permit, true).await,
+        Err(StoreError::NotFound {
+            entity: "login_attempt"
+        })
+    ));
+    // a closed attempt cannot be failed twice either
+    assert!(matches!(
+        async { s.prepare_session(&new).await?.fail(&s).await }.await,
+        Err(StoreError::NotFound {
+            entity: "login_attempt"
+        })
+    ));
+    assert_eq!(events_of(&s, "login_attempt_failed").await.len(), 1);
+
+    // aborted: nothing written, the attempt still open
+    let open = s
+        .begin_login_attempt("prepfail@example.com", None)
+        .await
+        .unwrap();
+    let (tok, hash) = token();
+    s.prepare_session(&NewSession {
+        concludes: Some(open.clone()),
+        ..partial(uid, &hash)
+    })
+    .await
+    .unwrap()
+    .abort()
+    .await
+    .unwrap();
+    assert!(
+        s.validate_session(&TokenHash::of_token(&tok))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(events_of(&s, "session_created").await.is_empty());
+    let o = s.finish_login_attempt(&open, true).await.unwrap();
+    assert_eq!(o.failures_in_window, 1);
+}
+
+/// A prepared session is refused, by `prepare_session` or by its commit,
+/// wherever `create_session_with` refuses: an unknown or disabled user, a
+/// taken token hash, an attempt no longer open. Nothing is written then.
+pub async fn a_prepared_session_is_refused_as_create_session_with_is<H: Harness>(h: &H) {
+    let s = h.store().await;
+    let (_, hash) = token();
+    assert!(matches!(
+        prepare_and_commit(&s, &partial(UserId::new(), &hash)).await,
+        Err(StoreError::NotFound { entity: "user" })
+    ));
+    let uid = user(&s, "prepref@example.com").await;
+    s.create_session_with(&partial(uid, &hash)).await.unwrap();
+    assert!(matches!(
+        prepare_and_commit(&s, &partial(uid, &hash)).await,
+        Err(StoreError::AlreadyExists {
+            field: "token_hash"
+        })
+    ));
+    let closed = s
+        .begin_login_attempt("prepref@example.com", None)
+        .await
+        .unwrap();
+    s.finish_login_attempt(&closed, false).await.unwrap();
+    let (tok, hash) = token();
+    assert!(matches!(
+        prepare_and_commit(
+            &s,
+            &NewSession {
+                concludes: Some(closed),
+                ..partial(uid, &hash)
+            }
+        )
+        .await,
+        Err(StoreError::NotFound {
+            entity: "login_attempt"
+        })
+    ));
+    assert!(
+        s.validate_session(&TokenHash::of_token(&tok))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let open = s
+        .begin_login_attempt("prepref@example.com", None)
+        .await
+        .unwrap();
+    s.disable_user(uid).await.unwrap();
+    assert!(matches!(
+        prepare_and_commit(
+            &s,
+            &NewSession {
+                concludes: Some(open.clone()),
+                ..partial(uid, &hash)
+            }
+        )
+        .await,
+        Err(StoreError::UserDisabled)
+    ));
+    // the attempt was left open
+    s.finish_login_attempt(&open, false).await.unwrap();
+    assert_eq!(events_of(&s, "session_created").await.len(), 1);
+}
+
+/// While a session is prepared (its verdict pending), other attempts of
+/// the same subject are reserved and finished without waiting for it, and
+/// a disable of its user, whenever it lands, leaves that session unusable.
+pub async fn a_prepared_session_holds_up_no_attempt_and_survives_no_disable<H: Harness>(h: &H) {
+    let s = h.store().await;
+    let other = peers(h, &s).await.remove(0);
+    let uid = user(&s, "prephold@example.com").await;
+    let permit = s
+        .begin_login_attempt("prephold@example.com", None)
+        .await
+        .unwrap();
+    let (tok, hash) = token();
+    let prepared = s
+        .prepare_session(&NewSession {
+            concludes: Some(permit),
+            ..NewSession::new(uid, hash)
+        })
+        .await
+        .unwrap();
+    let bound = Duration::from_secs(10);
+    let next = tokio::time::timeout(
+        bound,
+        other.begin_login_attempt("prephold@example.com", None),
+    )
+    .await
+    .expect("a reservation waited for a prepared session")
+    .unwrap();
+    tokio::time::timeout(bound, other.finish_login_attempt(&next, false))
+        .await
+        .expect("a failure waited for a prepared session")
+        .unwrap();
+    // The disable runs from elsewhere; it may have to wait for the
+    // prepared session's verdict, which comes after a while.
+    let disable = tokio::spawn(async move { other.disable_user(uid).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    match prepared.commit(&s).await {
+        Ok(_) | Err(StoreError::UserDisabled) => {}
+        Err(e) => panic!("commit: {e:?}"),
+    }
+    assert!(
+        tokio::time::timeout(bound, disable)
+            .await
+            .expect("the disable never ended")
+            .unwrap()
+            .unwrap()
+    );
+    assert!(
+        s.validate_session(&TokenHash::of_token(&tok))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 /// Sessions racing to conclude one login attempt (from several

@@ -70,6 +70,11 @@ pub struct PgStore {
     namespace: Namespace,
     actor: Option<Arc<Actor>>,
     policy: Arc<StorePolicy>,
+    /// Places for sessions written ahead (`prepare_session`), each holding
+    /// a pool connection until its verdict: half the pool, so that they
+    /// never starve the rest; past that, sessions are written at the
+    /// commit.
+    prepared_sessions: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -175,11 +180,13 @@ impl PgStore {
     /// # Returns
     /// The store handle.
     pub fn new(pool: PgPool) -> Self {
+        let held = usize::try_from(pool.options().get_max_connections() / 2).unwrap_or(1);
         Self {
             pool,
             namespace: Namespace::default(),
             actor: None,
             policy: Arc::new(StorePolicy::default()),
+            prepared_sessions: Arc::new(tokio::sync::Semaphore::new(held.max(1))),
         }
     }
 

@@ -1,14 +1,15 @@
 //! [`SessionStore`] on PostgreSQL.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use authn_core::audit::events;
 use authn_core::model::clean_user_agent;
-use authn_core::store::SessionStore;
+use authn_core::store::{HeldSession, PreparedSession, SessionStore, StoreFuture};
 use authn_core::{
-    MfaReservation, NewSession, Session, SessionId, SessionUpgrade, StoreError, StoreResult,
-    TokenHash, UserId, ValidSession,
+    AttemptOutcome, AttemptPermit, MfaReservation, NewSession, Session, SessionId, SessionUpgrade,
+    StoreError, StoreResult, TokenHash, UserId, ValidSession,
 };
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -57,6 +58,143 @@ impl PgStore {
             Some((_, Some(_))) => Err(StoreError::UserDisabled),
             Some((email, None)) => Ok(email),
         }
+    }
+}
+
+impl PgStore {
+    /// `authn_create_session` for `new` on `exec`: the user's share lock
+    /// (primary key), the attempt `concludes` finished as a success (its
+    /// subject's lock, primary key), the insert
+    /// (sessions_namespace_token_hash_key -> AlreadyExists(token_hash)) and
+    /// the audit event; the transaction it runs in commits without waiting
+    /// for the WAL flush. Returns the function's outcome.
+    async fn call_create_session<'c, E: sqlx::PgExecutor<'c>>(
+        &self,
+        exec: E,
+        new: &NewSession,
+        id: SessionId,
+        concludes: Option<&AttemptPermit>,
+    ) -> StoreResult<String> {
+        let lifetime = micros(
+            new.expires_in.unwrap_or(self.policy.session_lifetime),
+            "expires_in",
+        )?;
+        let user_agent = new.user_agent.as_deref().and_then(clean_user_agent);
+        // The audit values but `expires_at`, which the function adds from
+        // the row it inserted.
+        let values = json!({
+            "user_id": new.user_id,
+            "ip_address": new.ip_address,
+            "user_agent": user_agent,
+            "partial": new.partial,
+            "amr": new.amr,
+            "acr": new.acr,
+        });
+        let actor = self.actor.as_deref();
+        let attempt = concludes.map(|p| (p, self.keyed(&p.subject)));
+        sqlx::query_scalar(
+            "SELECT outcome FROM authn_create_session($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+                 $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
+        )
+        .bind(self.namespace.as_str())
+        .bind(id.as_uuid())
+        .bind(new.user_id.as_uuid())
+        .bind(new.token_hash.as_str())
+        .bind(lifetime)
+        .bind(new.ip_address)
+        .bind(user_agent.as_deref())
+        .bind(new.partial)
+        .bind(&new.amr)
+        .bind(new.acr.as_deref())
+        .bind(new.mfa)
+        .bind(uuid::Uuid::now_v7())
+        .bind(events::SESSION_CREATED)
+        .bind(actor.map(|a| a.actor_id.as_str()))
+        .bind(actor.and_then(|a| a.request_id.as_deref()))
+        .bind(actor.and_then(|a| a.on_behalf_of.as_deref()))
+        .bind(actor.and_then(|a| a.reason.as_deref()))
+        .bind(actor.and_then(|a| a.ip_address))
+        .bind(actor.and_then(|a| a.user_agent.as_deref()))
+        .bind(values)
+        .bind(crate::attempts::ATTEMPT_LOCK_CLASS)
+        .bind(attempt.as_ref().map(|(p, _)| p.attempt_id.as_uuid()))
+        .bind(attempt.as_ref().map(|(_, k)| k.kind))
+        .bind(attempt.as_ref().map(|(_, k)| k.subject.as_str()))
+        .fetch_one(exec)
+        .await
+        .map_err(map_sqlx_error)
+    }
+}
+
+/// `authn_create_session`'s outcome as the store's answer.
+fn created_outcome(outcome: &str) -> StoreResult<()> {
+    match outcome {
+        "created" => Ok(()),
+        "no_user" => Err(StoreError::NotFound { entity: "user" }),
+        "disabled" => Err(StoreError::UserDisabled),
+        "attempt_not_open" => Err(StoreError::NotFound {
+            entity: "login_attempt",
+        }),
+        other => Err(StoreError::Internal {
+            source: format!("authn_create_session answered {other:?}").into(),
+        }),
+    }
+}
+
+/// The savepoint [`PgPreparedSession::fail`] rolls back to.
+const PREPARED_SAVEPOINT: &str = "authn_prepared_session";
+
+/// A session written by `prepare_session`, its transaction open.
+struct PgPreparedSession {
+    store: PgStore,
+    tx: Tx,
+    id: SessionId,
+    concludes: Option<AttemptPermit>,
+    /// Its place among the held ones, given back with the transaction.
+    _place: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl HeldSession for PgPreparedSession {
+    fn commit(self: Box<Self>) -> StoreFuture<SessionId> {
+        Box::pin(async move {
+            commit(self.tx).await?;
+            Ok(self.id)
+        })
+    }
+
+    fn fail(self: Box<Self>) -> StoreFuture<AttemptOutcome> {
+        Box::pin(async move {
+            let Self {
+                store,
+                mut tx,
+                concludes,
+                ..
+            } = *self;
+            let not_open = StoreError::NotFound {
+                entity: "login_attempt",
+            };
+            let Some(permit) = concludes else {
+                let _ = tx.rollback().await;
+                return Err(not_open);
+            };
+            // In place of finish_login_attempt's BEGIN: the session's
+            // writes undone (and the unflushed commit they asked for), the
+            // namespace kept, then the same statements and a flushed
+            // commit.
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                "ROLLBACK TO SAVEPOINT {PREPARED_SAVEPOINT}"
+            )))
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx_error)?;
+            let finished = store.fail_attempt_in(&mut tx, &permit).await?;
+            commit(tx).await?;
+            finished.ok_or(not_open)
+        })
+    }
+
+    fn abort(self: Box<Self>) -> StoreFuture<()> {
+        Box::pin(async move { self.tx.rollback().await.map_err(map_sqlx_error) })
     }
 }
 
@@ -127,72 +265,71 @@ impl SessionStore for PgStore {
     }
 
     async fn create_session_with(&self, new: &NewSession) -> StoreResult<SessionId> {
-        let lifetime = micros(
-            new.expires_in.unwrap_or(self.policy.session_lifetime),
-            "expires_in",
-        )?;
-        let user_agent = new.user_agent.as_deref().and_then(clean_user_agent);
         let id = SessionId::new();
-        // The audit values but `expires_at`, which the function adds from
-        // the row it inserted.
-        let values = json!({
-            "user_id": new.user_id,
-            "ip_address": new.ip_address,
-            "user_agent": user_agent,
-            "partial": new.partial,
-            "amr": new.amr,
-            "acr": new.acr,
-        });
-        let actor = self.actor.as_deref();
-        let attempt = new.concludes.as_ref().map(|p| (p, self.keyed(&p.subject)));
-        // One round trip: the user's share lock (primary key), the attempt
-        // concluded (its subject's lock, primary key), the insert
-        // (sessions_namespace_token_hash_key -> AlreadyExists(token_hash))
-        // and the audit event, committed without waiting for the WAL flush
+        // One round trip, committed without waiting for the WAL flush
         // (every login writes a session after its hash; one lost in a crash
         // only signs its holder out).
-        let created: String = sqlx::query_scalar(
-            "SELECT outcome FROM authn_create_session($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
-                 $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
-        )
-        .bind(self.namespace.as_str())
-        .bind(id.as_uuid())
-        .bind(new.user_id.as_uuid())
-        .bind(new.token_hash.as_str())
-        .bind(lifetime)
-        .bind(new.ip_address)
-        .bind(user_agent.as_deref())
-        .bind(new.partial)
-        .bind(&new.amr)
-        .bind(new.acr.as_deref())
-        .bind(new.mfa)
-        .bind(uuid::Uuid::now_v7())
-        .bind(events::SESSION_CREATED)
-        .bind(actor.map(|a| a.actor_id.as_str()))
-        .bind(actor.and_then(|a| a.request_id.as_deref()))
-        .bind(actor.and_then(|a| a.on_behalf_of.as_deref()))
-        .bind(actor.and_then(|a| a.reason.as_deref()))
-        .bind(actor.and_then(|a| a.ip_address))
-        .bind(actor.and_then(|a| a.user_agent.as_deref()))
-        .bind(values)
-        .bind(crate::attempts::ATTEMPT_LOCK_CLASS)
-        .bind(attempt.as_ref().map(|(p, _)| p.attempt_id.as_uuid()))
-        .bind(attempt.as_ref().map(|(_, k)| k.kind))
-        .bind(attempt.as_ref().map(|(_, k)| k.subject.as_str()))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(map_sqlx_error)?;
-        match created.as_str() {
-            "created" => Ok(id),
-            "no_user" => Err(StoreError::NotFound { entity: "user" }),
-            "disabled" => Err(StoreError::UserDisabled),
-            "attempt_not_open" => Err(StoreError::NotFound {
-                entity: "login_attempt",
-            }),
-            other => Err(StoreError::Internal {
-                source: format!("authn_create_session answered {other:?}").into(),
-            }),
+        let created = self
+            .call_create_session(&self.pool, new, id, new.concludes.as_ref())
+            .await?;
+        created_outcome(&created).map(|()| id)
+    }
+
+    async fn prepare_session(&self, new: &NewSession) -> StoreResult<PreparedSession> {
+        let Ok(place) = Arc::clone(&self.prepared_sessions).try_acquire_owned() else {
+            // As many held as the pool can spare: this one is written at
+            // the commit, as create_session_with writes it.
+            return Ok(PreparedSession::deferred(new.clone()));
+        };
+        let id = SessionId::new();
+        // Four round trips beside the hash, none after it but the commit.
+        // The namespace is set for the transaction, and a savepoint marks
+        // where `fail` rolls back to (that and BEGIN in one round trip).
+        let mut tx = self.begin_with_savepoint(PREPARED_SAVEPOINT).await?;
+        // The session, its audit event and the user's share lock, as
+        // create_session_with writes them; the attempt is concluded
+        // below, without the subject's advisory lock, which every new
+        // attempt of the subject takes: held until the verdict, it would
+        // keep them waiting, each with a pool connection.
+        let created = self.call_create_session(&mut *tx, new, id, None).await?;
+        if let Err(e) = created_outcome(&created) {
+            let _ = tx.rollback().await;
+            return Err(e);
         }
+        if let Some(permit) = &new.concludes {
+            let k = self.keyed(&permit.subject);
+            // primary key (the subject's columns compared with IS NOT
+            // DISTINCT FROM, which no index serves, as in migration 0004);
+            // only an open attempt. The row lock keeps a concurrent finish
+            // of this attempt waiting for the verdict; nothing else locks
+            // an attempt's row.
+            let concluded = sqlx::query(
+                "UPDATE login_attempts SET success = true
+                 WHERE id = $2 AND success IS NULL
+                   AND (namespace, kind, subject) IS NOT DISTINCT FROM ($1, $3, $4)",
+            )
+            .bind(self.namespace.as_str())
+            .bind(permit.attempt_id.as_uuid())
+            .bind(k.kind)
+            .bind(&k.subject)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_sqlx_error)?
+            .rows_affected();
+            if concluded == 0 {
+                let _ = tx.rollback().await;
+                return Err(StoreError::NotFound {
+                    entity: "login_attempt",
+                });
+            }
+        }
+        Ok(PreparedSession::held(Box::new(PgPreparedSession {
+            store: self.clone(),
+            tx,
+            id,
+            concludes: new.concludes.clone(),
+            _place: place,
+        })))
     }
 
     async fn validate_session(&self, token_hash: &TokenHash) -> StoreResult<Option<ValidSession>> {

@@ -72,6 +72,19 @@ impl PgStore {
             .map_err(map_sqlx_error)
     }
 
+    /// [`begin`](Self::begin), and a savepoint named `savepoint`, in the
+    /// same round trip.
+    pub(crate) async fn begin_with_savepoint(&self, savepoint: &str) -> StoreResult<Tx> {
+        let ns = self.namespace.as_str().replace('\'', "''");
+        let sql = format!(
+            "SELECT set_config('authn.namespace', '{ns}', true); BEGIN; SAVEPOINT {savepoint}"
+        );
+        self.pool
+            .begin_with(sqlx::AssertSqlSafe(sql))
+            .await
+            .map_err(map_sqlx_error)
+    }
+
     /// Runs one read in a namespaced transaction: at most one row.
     pub(crate) async fn read_optional<'q, O>(
         &self,

@@ -1,12 +1,13 @@
 //! The PL/pgSQL functions of the login path against what the Rust code
 //! around them relies on: times in audit values written as chrono writes
-//! them, and commits that skip the WAL flush for themselves only.
+//! them, commits that skip the WAL flush for themselves only, and sessions
+//! written ahead that leave most of the pool free.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
-use authn_core::StorePolicy;
 use authn_core::store::{LoginAttemptStore, SessionStore, UserStore};
+use authn_core::{NewSession, StorePolicy};
 use chrono::{DateTime, TimeZone, Utc};
 use common::*;
 
@@ -70,6 +71,75 @@ async fn unflushed_commits_do_not_leak_to_the_next_user_of_a_connection() {
     let o = s.finish_login_attempt(&permit, false).await.unwrap();
     assert_eq!(o.failures_in_window, 1);
     assert_eq!(synchronous().await, "on");
+    // A session written ahead, committed, then one failed: the failure's
+    // commit is flushed again (the savepoint's rollback undid the setting).
+    for right in [true, false] {
+        let permit = s
+            .begin_login_attempt("flush@example.com", None)
+            .await
+            .unwrap();
+        let prepared = s
+            .prepare_session(&NewSession {
+                concludes: Some(permit),
+                ..NewSession::new(uid, token().1)
+            })
+            .await
+            .unwrap();
+        assert!(prepared.is_written_ahead());
+        if right {
+            prepared.commit(&s).await.unwrap();
+        } else {
+            prepared.fail(&s).await.unwrap();
+        }
+        assert_eq!(synchronous().await, "on");
+    }
+}
+
+/// Sessions written ahead hold a pool connection each until their
+/// verdict, so at most half the pool does: past that, a session is written
+/// at its commit, and the rest of the pool stays free for everything else.
+#[tokio::test]
+async fn sessions_written_ahead_hold_at_most_half_the_pool() {
+    let s = store_with(StorePolicy::default(), 4).await;
+    let uid = s.create_user("half@example.com", None).await.unwrap();
+    let mut held = Vec::new();
+    let mut tokens = Vec::new();
+    for _ in 0..3 {
+        let (tok, hash) = token();
+        held.push(
+            s.prepare_session(&NewSession::new(uid, hash))
+                .await
+                .unwrap(),
+        );
+        tokens.push(tok);
+    }
+    let ahead: Vec<bool> = held.iter().map(|p| p.is_written_ahead()).collect();
+    assert_eq!(ahead, [true, true, false]);
+    // Two connections left for the rest, however long the verdicts take.
+    let (_, other) = token();
+    s.create_session(uid, &other, None, None, None)
+        .await
+        .unwrap();
+    assert!(s.validate_session(&other).await.unwrap().is_some());
+    // A place given back is taken again.
+    held.remove(0).abort().await.unwrap();
+    let (_, hash) = token();
+    let again = s
+        .prepare_session(&NewSession::new(uid, hash))
+        .await
+        .unwrap();
+    assert!(again.is_written_ahead());
+    for (p, tok) in held.into_iter().zip(&tokens[1..]) {
+        p.commit(&s).await.unwrap();
+        assert!(
+            s.validate_session(&authn_core::TokenHash::of_token(tok))
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+    again.abort().await.unwrap();
+    assert_eq!(s.list_sessions(uid).await.unwrap().len(), 3);
 }
 
 /// The lockout counts search the index of failed and unfinished attempts

@@ -30,8 +30,8 @@ use authn_core::model::{
     ProfileUpdate, Session, SessionUpgrade, Stats, TokenType, User, ValidSession,
 };
 use authn_core::store::{
-    AdminKeyStore, AuditStore, LoginAttemptStore, MaintenanceStore, MfaStore, SessionStore,
-    StoreHandle, TokenStore, UserStore,
+    AdminKeyStore, AuditStore, LoginAttemptStore, MaintenanceStore, MfaStore, PreparedSession,
+    SessionStore, StoreHandle, TokenStore, UserStore,
 };
 use authn_core::{
     Actor, AdminKeyId, AuditQuery, MfaId, MfaSecret, Namespace, PasswordHash, SessionId,
@@ -254,6 +254,7 @@ forward!(SessionStore {
         user_agent: Option<&str>,
     ) -> SessionId;
     fn create_session_with(&self, new: &NewSession) -> SessionId;
+    fn prepare_session(&self, new: &NewSession) -> PreparedSession;
     fn rotate_session(&self, old: &TokenHash, new: &TokenHash, upgrade: &SessionUpgrade) -> Option<SessionId>;
     fn step_up_session(&self, token_hash: &TokenHash, upgrade: &SessionUpgrade) -> Option<DateTime<Utc>>;
     fn reserve_session_mfa_attempt(&self, token_hash: &TokenHash, max: u32) -> MfaReservation;

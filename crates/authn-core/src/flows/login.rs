@@ -4,22 +4,65 @@
 use crate::email::Email;
 use crate::error::StoreError;
 use crate::ids::{SessionId, UserId};
-use crate::model::{AttemptPermit, MfaType, NewSession, NewUser, Session};
+use crate::model::{AttemptPermit, MfaType, NewSession, NewUser, Session, User};
 use crate::secret::{PasswordHash, TokenHash};
-use crate::store::Store;
+use crate::store::{PreparedSession, Store};
 
 use super::{
     ACR_AAL1, AMR_PWD, AuthContext, AuthError, AuthResult, Authn, ClientInfo, IssuedSession,
     LoginOutcome, UserProfile,
 };
 
-/// A correct password, as [`Authn::login`] found it.
-struct LoginCheck {
-    user_id: UserId,
-    /// The stored hash has other parameters than the configured ones.
-    needs_rehash: bool,
-    /// Read while the hash ran.
-    reads: FirstFactorReads,
+/// The work a login does beside its hash, as [`Authn::login`] found it.
+struct LoginAhead {
+    /// The attempt's reservation (the lockout's gate).
+    permit: AuthResult<AttemptPermit>,
+    /// For a known, enabled user with a password: the reads the answer
+    /// needs ([`FirstFactorReads`]).
+    reads: Option<AuthResult<FirstFactorReads>>,
+    /// The session those reads lead to, written ahead of the verdict
+    /// ([`prepare_session`](crate::store::SessionStore::prepare_session));
+    /// `None` when the reservation or the reads failed, the hash never
+    /// started, or the store refused.
+    prepared: Option<(SessionPlan, PreparedSession)>,
+}
+
+/// What a first factor leads to: the session to write, and the answer
+/// once it is written.
+struct SessionPlan {
+    token: String,
+    new: NewSession,
+    answer: PlannedAnswer,
+}
+
+enum PlannedAnswer {
+    /// A second factor is owed (the session is partial): these can answer.
+    MfaRequired { methods: Vec<String> },
+    /// Signed in: a full session.
+    Complete { user: User },
+}
+
+impl SessionPlan {
+    /// The answer, once the session is written as `session_id`.
+    fn answer(self, session_id: SessionId) -> LoginOutcome {
+        let session = IssuedSession {
+            token: self.token,
+            session_id,
+            partial: self.new.partial,
+        };
+        match self.answer {
+            PlannedAnswer::MfaRequired { methods } => {
+                LoginOutcome::MfaRequired { session, methods }
+            }
+            PlannedAnswer::Complete { user } => LoginOutcome::Complete {
+                user: UserProfile {
+                    user,
+                    mfa_enabled: false,
+                },
+                session,
+            },
+        }
+    }
 }
 
 /// What the answer to a first factor depends on besides the factor itself:
@@ -43,19 +86,8 @@ impl<S: Store + Clone + 'static> Authn<S> {
         amr: &[&str],
         concludes: Option<AttemptPermit>,
     ) -> AuthResult<IssuedSession> {
-        let token = crate::token::generate_token();
-        let session_id = self
-            .store
-            .create_session_with(&NewSession {
-                ip_address: client.ip_address,
-                user_agent: client.user_agent.clone(),
-                partial,
-                amr: amr.iter().map(|m| (*m).to_owned()).collect(),
-                acr: (!partial).then(|| ACR_AAL1.to_owned()),
-                concludes,
-                ..NewSession::new(user_id, TokenHash::of_token(&token))
-            })
-            .await?;
+        let (token, new) = new_session(user_id, client, partial, amr, concludes);
+        let session_id = self.store.create_session_with(&new).await?;
         Ok(IssuedSession {
             token,
             session_id,
@@ -119,10 +151,13 @@ impl<S: Store + Clone + 'static> Authn<S> {
     /// costs little more than its hash: the hasher's place is taken first
     /// (a full hasher refuses at once, before any store work and without
     /// counting an attempt); the credentials, which the hash needs, are
-    /// read alone, so that nothing competes with that one read; the attempt
-    /// is reserved, and the second factor and the profile are read, while
-    /// the hash runs; and after a right password, one commit writes the
-    /// session and finishes the attempt.
+    /// read alone, so that nothing competes with that one read; while the
+    /// hash runs, the attempt is reserved, the second factor and the
+    /// profile are read, and the session they lead to is written ahead
+    /// ([`prepare_session`](crate::store::SessionStore::prepare_session));
+    /// with the verdict, a right password commits it (the attempt finished
+    /// as a success in the same commit), and a wrong one drops it and
+    /// records the failure.
     ///
     /// # Errors
     /// [`AuthError::InvalidCredentials`], [`AuthError::AccountLocked`],
@@ -148,44 +183,95 @@ impl<S: Store + Clone + 'static> Authn<S> {
         // A storage error here ends the login before anything is reserved
         // (the admission is dropped with the error).
         let creds = self.store.get_credentials(email.as_str()).await?;
+        let known = creds.and_then(|c| c.password_hash.clone().map(|h| (c, h)));
+        // Only an enabled user can be signed in: for the others nothing is
+        // read or written ahead, and the verdict is not looked at.
+        let user_id = known
+            .as_ref()
+            .filter(|(c, _)| c.disabled_at.is_none())
+            .map(|(c, _)| c.user_id);
+        let (started, hash_started) = tokio::sync::oneshot::channel();
         // Both run to the end (neither is dropped half way through a
         // statement), and the verdict is used only once the reservation
         // holds: a refused (locked) attempt answers after the same hashing
         // work as any other and its verdict is never looked at.
-        let (permit, checked) = tokio::join!(
-            self.reserve_password_attempt(&email, client),
-            self.check_login_password(admission, creds, password),
+        let (verdict, ahead) = tokio::join!(
+            async {
+                match &known {
+                    Some((_, hash)) => self
+                        .hasher
+                        .verify_admitted_started(admission, password, hash.as_str(), Some(started))
+                        .await
+                        .map(Some),
+                    None => self
+                        .hasher
+                        .verify_dummy_admitted(admission, password)
+                        .await
+                        .map(|()| None),
+                }
+            },
+            self.login_ahead(&email, client, user_id, hash_started),
         );
+        let LoginAhead {
+            permit,
+            reads,
+            prepared,
+        } = ahead;
+        // No reservation, nothing prepared (it needs the attempt).
         let permit = permit?;
-        let found = match checked {
-            Ok(Some(found)) => found,
-            Ok(None) => {
-                self.store.finish_login_attempt(&permit, false).await?;
-                return Err(AuthError::InvalidCredentials);
-            }
+        let verdict = match verdict {
+            Ok(verdict) => verdict,
             Err(e) => {
-                // Not decided (storage trouble): the attempt must not count
-                // as a failure.
+                // Not decided (the hasher failed): the attempt must not
+                // count as a failure.
+                if let Some((_, prepared)) = prepared {
+                    let _ = prepared.abort().await;
+                }
                 let _ = self.store.cancel_login_attempt(&permit).await;
-                return Err(e);
+                return Err(e.into());
             }
         };
-        if found.needs_rehash {
-            self.rehash(found.user_id, password).await;
-        }
-        // The session concludes the attempt: one commit finishes it as a
-        // success and writes the session, so only that one write follows
-        // the hash, and a session is never handed out for an attempt that
-        // was not open.
-        let outcome = self
-            .session_after_first_factor(
-                found.user_id,
-                found.reads,
-                client,
-                AMR_PWD,
-                Some(permit.clone()),
-            )
-            .await;
+        let (Some(user_id), Some(verdict)) = (user_id, verdict.filter(|v| v.matches)) else {
+            match prepared {
+                // The session dropped and the failure recorded in the same
+                // round trips as a failure alone, as for an unknown email.
+                Some((_, prepared)) => prepared.fail(&self.store).await?,
+                None => self.store.finish_login_attempt(&permit, false).await?,
+            };
+            return Err(AuthError::InvalidCredentials);
+        };
+        let outcome = match prepared {
+            Some((plan, prepared)) => prepared
+                .commit(&self.store)
+                .await
+                .map(|id| plan.answer(id))
+                .map_err(AuthError::from),
+            None => {
+                let reads = match reads {
+                    Some(reads) => reads,
+                    // Not read ahead only for a user who cannot sign in.
+                    None => self.first_factor_reads(user_id).await,
+                };
+                let reads = match reads {
+                    Ok(reads) => reads,
+                    Err(e) => {
+                        // Not decided either (storage trouble).
+                        let _ = self.store.cancel_login_attempt(&permit).await;
+                        return Err(e);
+                    }
+                };
+                // Nothing written ahead: the session concludes the attempt
+                // in one commit, as above.
+                self.session_after_first_factor(
+                    user_id,
+                    &reads,
+                    client,
+                    AMR_PWD,
+                    Some(permit.clone()),
+                )
+                .await
+            }
+        };
         if outcome.is_err() {
             // No session handed out (the user was disabled or deleted
             // meanwhile, or storage trouble): the password was right all
@@ -194,43 +280,49 @@ impl<S: Store + Clone + 'static> Authn<S> {
             // as it is).
             let _ = self.store.finish_login_attempt(&permit, true).await;
         }
+        // After the commit: the prepared session's transaction holds the
+        // user's row, which the new hash is written to.
+        if verdict.needs_rehash {
+            self.rehash(user_id, password).await;
+        }
         outcome
     }
 
-    /// [`check_password`](Self::check_password) for a login, on a hasher
-    /// place taken already and credentials read already (`None`: unknown
-    /// email), without the re-hash (the caller does it once the attempt is
-    /// reserved).
-    async fn check_login_password(
+    /// A login's work beside its hash: the reservation and, for a known
+    /// enabled user, the reads, side by side; then, once the hash has a
+    /// thread (`hash_started`; not while it waits for one, since a
+    /// prepared session holds a database transaction open until the
+    /// verdict), the session written ahead.
+    async fn login_ahead(
         &self,
-        admission: crate::password::Admission,
-        creds: Option<crate::model::Credentials>,
-        password: &str,
-    ) -> AuthResult<Option<LoginCheck>> {
-        let Some((creds, hash)) = creds.and_then(|c| c.password_hash.clone().map(|h| (c, h)))
-        else {
-            self.hasher
-                .verify_dummy_admitted(admission, password)
-                .await?;
-            return Ok(None);
-        };
-        // The reads the answer needs run beside the hash (they do not
-        // depend on its verdict and are dropped unused when it is wrong),
-        // so that after a right password only the session is written.
-        let (verdict, reads) = tokio::join!(
-            self.hasher
-                .verify_admitted(admission, password, hash.as_str()),
-            self.first_factor_reads(creds.user_id),
-        );
-        let verdict = verdict?;
-        if !verdict.matches || creds.disabled_at.is_some() {
-            return Ok(None);
+        email: &Email,
+        client: &ClientInfo,
+        user_id: Option<UserId>,
+        hash_started: tokio::sync::oneshot::Receiver<()>,
+    ) -> LoginAhead {
+        let (permit, reads) = tokio::join!(self.reserve_password_attempt(email, client), async {
+            match user_id {
+                Some(user_id) => Some(self.first_factor_reads(user_id).await),
+                None => None,
+            }
+        });
+        let mut prepared = None;
+        if let (Ok(permit), Some(Ok(reads)), Some(user_id)) = (&permit, &reads, user_id)
+            && hash_started.await.is_ok()
+            && let Ok(plan) =
+                self.plan_after_first_factor(user_id, reads, client, AMR_PWD, Some(permit.clone()))
+        {
+            // A store that fails here is asked again, in the plain way,
+            // once the password is known to be right.
+            if let Ok(p) = self.store.prepare_session(&plan.new).await {
+                prepared = Some((plan, p));
+            }
         }
-        Ok(Some(LoginCheck {
-            user_id: creds.user_id,
-            needs_rehash: verdict.needs_rehash,
-            reads: reads?,
-        }))
+        LoginAhead {
+            permit,
+            reads,
+            prepared,
+        }
     }
 
     /// The reads of [`FirstFactorReads`], side by side: one round trip's
@@ -254,7 +346,7 @@ impl<S: Store + Clone + 'static> Authn<S> {
         method: &str,
     ) -> AuthResult<LoginOutcome> {
         let reads = self.first_factor_reads(user_id).await?;
-        self.session_after_first_factor(user_id, reads, client, method, None)
+        self.session_after_first_factor(user_id, &reads, client, method, None)
             .await
     }
 
@@ -263,34 +355,44 @@ impl<S: Store + Clone + 'static> Authn<S> {
     async fn session_after_first_factor(
         &self,
         user_id: UserId,
-        FirstFactorReads { methods, user }: FirstFactorReads,
+        reads: &FirstFactorReads,
         client: &ClientInfo,
         method: &str,
         concludes: Option<AttemptPermit>,
     ) -> AuthResult<LoginOutcome> {
-        if methods
+        let plan = self.plan_after_first_factor(user_id, reads, client, method, concludes)?;
+        let session_id = self.store.create_session_with(&plan.new).await?;
+        Ok(plan.answer(session_id))
+    }
+
+    /// The session a first factor leads to: partial, naming the second
+    /// factors, for a user with a confirmed TOTP method; else full.
+    ///
+    /// # Errors
+    /// [`AuthError::NotFound`] when a full session is due and the user was
+    /// not found.
+    fn plan_after_first_factor(
+        &self,
+        user_id: UserId,
+        FirstFactorReads { methods, user }: &FirstFactorReads,
+        client: &ClientInfo,
+        method: &str,
+        concludes: Option<AttemptPermit>,
+    ) -> AuthResult<SessionPlan> {
+        let partial = methods
             .iter()
-            .any(|m| m.confirmed && m.mfa_type == MfaType::Totp)
-        {
-            let session = self
-                .issue_session(user_id, client, true, &[method], concludes)
-                .await?;
-            return Ok(LoginOutcome::MfaRequired {
-                session,
-                methods: second_factor_names(&methods),
-            });
-        }
-        let user = user.ok_or(AuthError::NotFound)?;
-        let session = self
-            .issue_session(user_id, client, false, &[method], concludes)
-            .await?;
-        Ok(LoginOutcome::Complete {
-            user: UserProfile {
-                user,
-                mfa_enabled: false,
-            },
-            session,
-        })
+            .any(|m| m.confirmed && m.mfa_type == MfaType::Totp);
+        let answer = if partial {
+            PlannedAnswer::MfaRequired {
+                methods: second_factor_names(methods),
+            }
+        } else {
+            PlannedAnswer::Complete {
+                user: user.clone().ok_or(AuthError::NotFound)?,
+            }
+        };
+        let (token, new) = new_session(user_id, client, partial, &[method], concludes);
+        Ok(SessionPlan { token, new, answer })
     }
 
     /// Reserves a password attempt for `email` before any check (the atomic
@@ -414,6 +516,27 @@ impl<S: Store + Clone + 'static> Authn<S> {
     pub(crate) async fn second_factor_names(&self, user_id: UserId) -> AuthResult<Vec<String>> {
         Ok(second_factor_names(&self.store.list_mfa(user_id).await?))
     }
+}
+
+/// A fresh session token and the session to write for it.
+fn new_session(
+    user_id: UserId,
+    client: &ClientInfo,
+    partial: bool,
+    amr: &[&str],
+    concludes: Option<AttemptPermit>,
+) -> (String, NewSession) {
+    let token = crate::token::generate_token();
+    let new = NewSession {
+        ip_address: client.ip_address,
+        user_agent: client.user_agent.clone(),
+        partial,
+        amr: amr.iter().map(|m| (*m).to_owned()).collect(),
+        acr: (!partial).then(|| ACR_AAL1.to_owned()),
+        concludes,
+        ..NewSession::new(user_id, TokenHash::of_token(&token))
+    };
+    (token, new)
 }
 
 /// Names of the second factors among `methods` that a challenge can be

@@ -28,7 +28,7 @@ pub use audit::AuditStore;
 pub use handle::StoreHandle;
 pub use maintenance::MaintenanceStore;
 pub use mfa::MfaStore;
-pub use sessions::SessionStore;
+pub use sessions::{HeldSession, PreparedSession, SessionStore, StoreFuture};
 pub use tokens::TokenStore;
 pub use users::UserStore;
 

@@ -1,13 +1,17 @@
 use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult};
 use crate::ids::{SessionId, UserId};
-use crate::model::{MfaReservation, NewSession, Session, SessionUpgrade, ValidSession};
+use crate::model::{
+    AttemptOutcome, MfaReservation, NewSession, Session, SessionUpgrade, ValidSession,
+};
 use crate::secret::TokenHash;
+use crate::store::LoginAttemptStore;
 
 /// Sessions: creation, validation (the hot path of every authenticated
 /// request), extension and revocation.
@@ -62,6 +66,38 @@ pub trait SessionStore: Send + Sync {
         &self,
         new: &NewSession,
     ) -> impl Future<Output = StoreResult<SessionId>> + Send;
+
+    /// Write a login's session ahead of the verdict that decides it, so
+    /// that after a right password only a commit is left to wait for.
+    /// The flows call it beside the password hash (once the hash has a
+    /// thread) with a session that concludes a reserved attempt
+    /// ([`NewSession::concludes`](crate::NewSession::concludes)); then,
+    /// with the verdict, one of [`PreparedSession::commit`],
+    /// [`PreparedSession::fail`] or [`PreparedSession::abort`].
+    ///
+    /// Until its commit, the session is invisible to every other call:
+    /// not valid, not listed, not counted. A store that cannot keep a
+    /// transaction open that long without holding others up (one writer
+    /// at a time) keeps the default, which writes nothing here and does
+    /// all of `create_session_with`'s work at the commit.
+    ///
+    /// # Parameters
+    /// - `new`: the session to create, as for `create_session_with`.
+    ///
+    /// # Returns
+    /// The prepared session: dropped without one of its three ends, it is
+    /// rolled back (by the store's own means, later).
+    ///
+    /// # Errors
+    /// Those of `create_session_with`, here or at the commit: a store
+    /// that writes ahead reports them here.
+    fn prepare_session(
+        &self,
+        new: &NewSession,
+    ) -> impl Future<Output = StoreResult<PreparedSession>> + Send {
+        let new = new.clone();
+        async move { Ok(PreparedSession::deferred(new)) }
+    }
 
     /// Replace a valid session by a new one (no fixation): in one
     /// transaction the old session is revoked and a full session is created
@@ -205,4 +241,115 @@ pub trait SessionStore: Send + Sync {
         &self,
         user_id: UserId,
     ) -> impl Future<Output = StoreResult<Vec<Session>>> + Send;
+}
+
+/// A future a store hands back behind a box: [`HeldSession`]'s methods
+/// cannot be `async fn` and still be called on a `Box<dyn HeldSession>`.
+pub type StoreFuture<T> = Pin<Box<dyn Future<Output = StoreResult<T>> + Send>>;
+
+/// A session written ahead of its verdict, from
+/// [`SessionStore::prepare_session`]. End it with exactly one of
+/// [`commit`](Self::commit) (right password), [`fail`](Self::fail) (wrong
+/// password) or [`abort`](Self::abort) (no verdict).
+pub struct PreparedSession(Prepared);
+
+enum Prepared {
+    /// Nothing written yet: the commit creates the session.
+    Deferred(NewSession),
+    /// Written in a transaction the store keeps open.
+    Held(Box<dyn HeldSession>),
+}
+
+impl std::fmt::Debug for PreparedSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.0 {
+            Prepared::Deferred(_) => "PreparedSession::Deferred",
+            Prepared::Held(_) => "PreparedSession::Held",
+        })
+    }
+}
+
+/// A store's open transaction holding a session written by
+/// [`SessionStore::prepare_session`]: the session and its audit event
+/// written, the attempt it concludes marked a success, its user locked
+/// against a concurrent disable; nothing else held.
+pub trait HeldSession: Send {
+    /// Commits the transaction: the session exists from now on, and the
+    /// attempt is finished as a success.
+    fn commit(self: Box<Self>) -> StoreFuture<SessionId>;
+
+    /// Undoes the session's writes and, in the same transaction, finishes
+    /// the concluded attempt as a failure, with what
+    /// `finish_login_attempt(permit, false)` writes (its audit events,
+    /// flushed). The same round trips as that call, so that a wrong
+    /// password answers as fast as for an unknown email.
+    fn fail(self: Box<Self>) -> StoreFuture<AttemptOutcome>;
+
+    /// Rolls the transaction back: no session, the attempt still open.
+    fn abort(self: Box<Self>) -> StoreFuture<()>;
+}
+
+impl PreparedSession {
+    /// A prepared session with nothing written: [`commit`](Self::commit)
+    /// calls `create_session_with`. What stores that do not write ahead
+    /// return.
+    pub fn deferred(new: NewSession) -> Self {
+        Self(Prepared::Deferred(new))
+    }
+
+    /// A prepared session written in a transaction `held` keeps open.
+    pub fn held(held: Box<dyn HeldSession>) -> Self {
+        Self(Prepared::Held(held))
+    }
+
+    /// Whether the session was written ahead, in a transaction the store
+    /// holds open until one of the three ends; `false` when it is written
+    /// at the commit.
+    pub fn is_written_ahead(&self) -> bool {
+        matches!(self.0, Prepared::Held(_))
+    }
+
+    /// Commits the session (and the attempt it concludes, as a success)
+    /// on `store`, the store that prepared it.
+    ///
+    /// # Errors
+    /// Those of `create_session_with`.
+    pub async fn commit<S: SessionStore>(self, store: &S) -> StoreResult<SessionId> {
+        match self.0 {
+            Prepared::Deferred(new) => store.create_session_with(&new).await,
+            Prepared::Held(held) => held.commit().await,
+        }
+    }
+
+    /// Drops the session and finishes the attempt it concludes as a
+    /// failure, as `finish_login_attempt(permit, false)` does.
+    ///
+    /// # Errors
+    /// Those of `finish_login_attempt`; [`StoreError::NotFound`]
+    /// (`login_attempt`) also when the session concludes no attempt.
+    pub async fn fail<S: SessionStore + LoginAttemptStore>(
+        self,
+        store: &S,
+    ) -> StoreResult<AttemptOutcome> {
+        match self.0 {
+            Prepared::Deferred(new) => match new.concludes {
+                Some(permit) => store.finish_login_attempt(&permit, false).await,
+                None => Err(StoreError::NotFound {
+                    entity: "login_attempt",
+                }),
+            },
+            Prepared::Held(held) => held.fail().await,
+        }
+    }
+
+    /// Drops the session, leaving the attempt it concludes open.
+    ///
+    /// # Errors
+    /// A failed rollback (the transaction ends with its connection anyway).
+    pub async fn abort(self) -> StoreResult<()> {
+        match self.0 {
+            Prepared::Deferred(_) => Ok(()),
+            Prepared::Held(held) => held.abort().await,
+        }
+    }
 }
