@@ -613,85 +613,48 @@ pub async fn a_prepared_session_exists_only_once_committed<H: Harness>(h: &H) {
     ));
 }
 
-/// A prepared session that fails (wrong password) leaves no session and
-/// finishes its attempt as a failure, with the failure's audit event and
-/// count, as `finish_login_attempt(permit, false)` would; one aborted (no
-/// verdict) leaves no session and its attempt open.
-pub async fn a_failed_or_aborted_prepared_session_leaves_no_session<H: Harness>(h: &H) {
+/// A prepared session aborted (wrong password, or no verdict), or
+/// dropped, leaves no session and no audit event, and its attempt open:
+/// finished as a failure at once, as for an unknown email.
+pub async fn an_aborted_prepared_session_leaves_no_session<H: Harness>(h: &H) {
     let s = h.store().await;
     let uid = user(&s, "prepfail@example.com").await;
-    let permit = s
-        .begin_login_attempt("prepfail@example.com", None)
-        .await
-        .unwrap();
-    let (tok, hash) = token();
-    let new = NewSession {
-        concludes: Some(permit.clone()),
-        ..partial(uid, &hash)
-    };
-    let o = s
-        .prepare_session(&new)
-        .await
-        .unwrap()
-        .fail(&s)
-        .await
-        .unwrap();
-    assert_eq!(o.failures_in_window, 1);
-    assert!(!o.locked_out);
-    assert!(
-        s.validate_session(&TokenHash::of_token(&tok))
+    for drop_it in [false, true] {
+        let permit = s
+            .begin_login_attempt("prepfail@example.com", None)
             .await
-            .unwrap()
-            .is_none()
-    );
+            .unwrap();
+        let (tok, hash) = token();
+        let prepared = s
+            .prepare_session(&NewSession {
+                concludes: Some(permit.clone()),
+                ..partial(uid, &hash)
+            })
+            .await
+            .unwrap();
+        if drop_it {
+            drop(prepared);
+        } else {
+            prepared.abort();
+        }
+        let o = tokio::time::timeout(
+            Duration::from_secs(10),
+            s.finish_login_attempt(&permit, false),
+        )
+        .await
+        .expect("a failure waited for an aborted session")
+        .unwrap();
+        assert_eq!(o.failures_in_window, if drop_it { 2 } else { 1 });
+        assert!(
+            s.validate_session(&TokenHash::of_token(&tok))
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
     assert!(s.list_sessions(uid).await.unwrap().is_empty());
     assert!(events_of(&s, "session_created").await.is_empty());
-    assert_eq!(events_of(&s, "login_attempt_failed").await.len(), 1);
-    let recent = s
-        .get_recent_attempts("prepfail@example.com", None)
-        .await
-        .unwrap();
-    assert_eq!((recent.len(), recent[0].success), (1, false));
-    // finished: not open any more
-    assert!(matches!(
-        s.finish_login_attempt(&permit, true).await,
-        Err(StoreError::NotFound {
-            entity: "login_attempt"
-        })
-    ));
-    // a closed attempt cannot be failed twice either
-    assert!(matches!(
-        async { s.prepare_session(&new).await?.fail(&s).await }.await,
-        Err(StoreError::NotFound {
-            entity: "login_attempt"
-        })
-    ));
-    assert_eq!(events_of(&s, "login_attempt_failed").await.len(), 1);
-
-    // aborted: nothing written, the attempt still open
-    let open = s
-        .begin_login_attempt("prepfail@example.com", None)
-        .await
-        .unwrap();
-    let (tok, hash) = token();
-    s.prepare_session(&NewSession {
-        concludes: Some(open.clone()),
-        ..partial(uid, &hash)
-    })
-    .await
-    .unwrap()
-    .abort()
-    .await
-    .unwrap();
-    assert!(
-        s.validate_session(&TokenHash::of_token(&tok))
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(events_of(&s, "session_created").await.is_empty());
-    let o = s.finish_login_attempt(&open, true).await.unwrap();
-    assert_eq!(o.failures_in_window, 1);
+    assert_eq!(events_of(&s, "login_attempt_failed").await.len(), 2);
 }
 
 /// A prepared session is refused, by `prepare_session` or by its commit,
@@ -758,26 +721,35 @@ pub async fn a_prepared_session_is_refused_as_create_session_with_is<H: Harness>
     assert_eq!(events_of(&s, "session_created").await.len(), 1);
 }
 
-/// While a session is prepared (its verdict pending), other attempts of
-/// the same subject are reserved and finished without waiting for it, and
-/// a disable of its user, whenever it lands, leaves that session unusable.
-pub async fn a_prepared_session_holds_up_no_attempt_and_survives_no_disable<H: Harness>(h: &H) {
+/// While a session is prepared (its verdict pending), nothing waits for
+/// it: other attempts of the same subject are reserved and finished, and
+/// its user is disabled, deleted or given a new email; its commit then
+/// respects what happened: refused for a disabled or deleted user (its
+/// attempt left open), made for the new email.
+pub async fn a_prepared_session_holds_up_nothing<H: Harness>(h: &H) {
     let s = h.store().await;
     let other = peers(h, &s).await.remove(0);
-    let uid = user(&s, "prephold@example.com").await;
-    let permit = s
-        .begin_login_attempt("prephold@example.com", None)
-        .await
-        .unwrap();
-    let (tok, hash) = token();
-    let prepared = s
-        .prepare_session(&NewSession {
-            concludes: Some(permit),
-            ..NewSession::new(uid, hash)
-        })
-        .await
-        .unwrap();
     let bound = Duration::from_secs(10);
+    let prepare = |uid, email: &'static str| {
+        let s = &s;
+        async move {
+            let permit = s.begin_login_attempt(email, None).await.unwrap();
+            let (tok, hash) = token();
+            let prepared = s
+                .prepare_session(&NewSession {
+                    concludes: Some(permit.clone()),
+                    ..NewSession::new(uid, hash)
+                })
+                .await
+                .unwrap();
+            // Time for a store that writes on its own time to have written.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            (permit, tok, prepared)
+        }
+    };
+
+    let uid = user(&s, "prephold@example.com").await;
+    let (permit, tok, prepared) = prepare(uid, "prephold@example.com").await;
     let next = tokio::time::timeout(
         bound,
         other.begin_login_attempt("prephold@example.com", None),
@@ -789,26 +761,61 @@ pub async fn a_prepared_session_holds_up_no_attempt_and_survives_no_disable<H: H
         .await
         .expect("a failure waited for a prepared session")
         .unwrap();
-    // The disable runs from elsewhere; it may have to wait for the
-    // prepared session's verdict, which comes after a while.
-    let disable = tokio::spawn(async move { other.disable_user(uid).await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    match prepared.commit(&s).await {
-        Ok(_) | Err(StoreError::UserDisabled) => {}
-        Err(e) => panic!("commit: {e:?}"),
-    }
     assert!(
-        tokio::time::timeout(bound, disable)
+        tokio::time::timeout(bound, other.disable_user(uid))
             .await
-            .expect("the disable never ended")
-            .unwrap()
+            .expect("a disable waited for a prepared session")
             .unwrap()
     );
+    assert!(matches!(
+        prepared.commit(&s).await,
+        Err(StoreError::UserDisabled)
+    ));
     assert!(
         s.validate_session(&TokenHash::of_token(&tok))
             .await
             .unwrap()
             .is_none()
+    );
+    // refused: the attempt is still open
+    s.finish_login_attempt(&permit, true).await.unwrap();
+
+    let uid = user(&s, "prepdel@example.com").await;
+    let (_, tok, prepared) = prepare(uid, "prepdel@example.com").await;
+    assert!(
+        tokio::time::timeout(bound, other.delete_user(uid))
+            .await
+            .expect("a deletion waited for a prepared session")
+            .unwrap()
+    );
+    assert!(matches!(
+        prepared.commit(&s).await,
+        Err(StoreError::NotFound { entity: "user" })
+    ));
+    assert!(
+        s.validate_session(&TokenHash::of_token(&tok))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let uid = user(&s, "prepmail@example.com").await;
+    let (_, tok, prepared) = prepare(uid, "prepmail@example.com").await;
+    assert!(
+        tokio::time::timeout(bound, other.update_email(uid, "prepmail2@example.com"))
+            .await
+            .expect("an email change waited for a prepared session")
+            .unwrap()
+    );
+    let sid = prepared.commit(&s).await.unwrap();
+    let v = s
+        .validate_session(&TokenHash::of_token(&tok))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (v.session_id, v.email.as_str()),
+        (sid, "prepmail2@example.com")
     );
 }
 

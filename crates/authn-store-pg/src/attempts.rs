@@ -23,8 +23,6 @@ use authn_core::{
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use sqlx::Postgres;
-
 use crate::PgStore;
 use crate::error::map_sqlx_error;
 use crate::sql::{AuditRecord, Tx, commit, count, micros, stored_email};
@@ -51,10 +49,6 @@ pub(crate) struct Keyed {
     lockout_event: &'static str,
     resource_type: &'static str,
 }
-
-/// `authn_finish_attempt`'s call, bound: (finished, attempt_ip, counted).
-type FinishQuery<'q> =
-    sqlx::query::QueryAs<'q, Postgres, (bool, Option<IpAddr>, i64), sqlx::postgres::PgArguments>;
 
 impl PgStore {
     pub(crate) fn keyed(&self, subject: &AttemptSubject) -> Keyed {
@@ -141,50 +135,6 @@ impl PgStore {
     /// Audits a failure, and the start of a lockout when this failure brought
     /// the finished failures in the window to the limit. Returns the outcome,
     /// given the subject's attempts `counted` in the window (this one too).
-    /// `authn_finish_attempt` for `permit`: locks the subject, closes the
-    /// attempt (primary key; `success IS NULL` makes finishing
-    /// exactly-once) and counts the window (login_attempts_counted_idx).
-    fn finish_attempt_query<'q>(
-        &self,
-        k: &'q Keyed,
-        permit: &AttemptPermit,
-        success: bool,
-    ) -> StoreResult<FinishQuery<'q>> {
-        let window_us = micros(self.policy.lockout_window, "lockout_window")?;
-        Ok(sqlx::query_as(
-            "SELECT finished, attempt_ip, counted
-             FROM authn_finish_attempt($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(self.namespace.as_str().to_owned())
-        .bind(ATTEMPT_LOCK_CLASS)
-        .bind(k.kind)
-        .bind(&k.subject)
-        .bind(permit.attempt_id.as_uuid())
-        .bind(success)
-        .bind(window_us))
-    }
-
-    /// Finishes `permit` as a failure in `tx`, with its audit events (the
-    /// caller commits, flushed). `None` when the attempt was not open.
-    pub(crate) async fn fail_attempt_in(
-        &self,
-        tx: &mut Tx,
-        permit: &AttemptPermit,
-    ) -> StoreResult<Option<AttemptOutcome>> {
-        let k = self.keyed(&permit.subject);
-        let (finished, ip_address, counted) = self
-            .finish_attempt_query(&k, permit, false)?
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(map_sqlx_error)?;
-        if !finished {
-            return Ok(None);
-        }
-        self.after_attempt(tx, &k, permit.attempt_id, false, ip_address, count(counted))
-            .await
-            .map(Some)
-    }
-
     async fn after_attempt(
         &self,
         tx: &mut Tx,
@@ -334,20 +284,32 @@ impl LoginAttemptStore for PgStore {
         permit: &AttemptPermit,
         success: bool,
     ) -> StoreResult<AttemptOutcome> {
+        let k = self.keyed(&permit.subject);
+        let window_us = micros(self.policy.lockout_window, "lockout_window")?;
+        // `authn_finish_attempt` locks the subject, closes the attempt
+        // (primary key; `success IS NULL` makes finishing exactly-once) and
+        // counts the window (login_attempts_counted_idx).
+        let finish = sqlx::query_as::<_, (bool, Option<IpAddr>, i64)>(
+            "SELECT finished, attempt_ip, counted
+             FROM authn_finish_attempt($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(self.namespace.as_str())
+        .bind(ATTEMPT_LOCK_CLASS)
+        .bind(k.kind)
+        .bind(&k.subject)
+        .bind(permit.attempt_id.as_uuid())
+        .bind(success)
+        .bind(window_us);
         let not_open = StoreError::NotFound {
             entity: "login_attempt",
         };
         if success {
-            let k = self.keyed(&permit.subject);
             // A success writes nothing else: one round trip, its own
             // transaction, which the function commits without waiting for
             // the WAL flush (lost in a crash, the attempt reads as
             // unfinished and counts as before).
-            let (finished, _, counted) = self
-                .finish_attempt_query(&k, permit, true)?
-                .fetch_one(&self.pool)
-                .await
-                .map_err(map_sqlx_error)?;
+            let (finished, _, counted) =
+                finish.fetch_one(&self.pool).await.map_err(map_sqlx_error)?;
             if !finished {
                 return Err(not_open);
             }
@@ -355,9 +317,24 @@ impl LoginAttemptStore for PgStore {
         }
         // A failure and its audit events, in one flushed transaction.
         let mut tx = self.begin().await?;
-        let finished = self.fail_attempt_in(&mut tx, permit).await?;
+        let (finished, ip_address, counted) =
+            finish.fetch_one(&mut *tx).await.map_err(map_sqlx_error)?;
+        if !finished {
+            commit(tx).await?;
+            return Err(not_open);
+        }
+        let outcome = self
+            .after_attempt(
+                &mut tx,
+                &k,
+                permit.attempt_id,
+                false,
+                ip_address,
+                count(counted),
+            )
+            .await?;
         commit(tx).await?;
-        finished.ok_or(not_open)
+        Ok(outcome)
     }
 
     async fn cancel_login_attempt(&self, permit: &AttemptPermit) -> StoreResult<bool> {

@@ -29,6 +29,12 @@ pub fn map_sqlx_error(err: sqlx::Error) -> StoreError {
                 // foreign_key_violation: the referenced user is gone (or in
                 // another namespace, which is the same thing to the caller)
                 "23503" => StoreError::NotFound { entity: "user" },
+                // raised by authn_conclude_session_ahead (migration 0005)
+                "AU001" => StoreError::NotFound { entity: "user" },
+                "AU002" => StoreError::UserDisabled,
+                "AU003" => StoreError::NotFound {
+                    entity: "login_attempt",
+                },
                 // connection exceptions, insufficient resources, operator
                 // intervention (shutdown, crash recovery), read-only standby
                 c if c.starts_with("08")

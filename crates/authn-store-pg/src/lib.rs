@@ -21,6 +21,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod admin_keys;
+mod ahead;
 mod attempts;
 mod audit;
 mod error;
@@ -71,9 +72,11 @@ pub struct PgStore {
     actor: Option<Arc<Actor>>,
     policy: Arc<StorePolicy>,
     /// Places for sessions written ahead (`prepare_session`), each holding
-    /// a pool connection until its verdict: half the pool, so that they
+    /// a pool connection until its verdict: fewer than half the pool
+    /// (`(size - 1) / 2`, none for a pool of two or fewer), so that they
     /// never starve the rest; past that, sessions are written at the
-    /// commit.
+    /// commit. Shared by the handles made from one [`PgStore::new`]
+    /// (clones, namespaces, actors): make one per pool.
     prepared_sessions: Arc<tokio::sync::Semaphore>,
 }
 
@@ -180,13 +183,14 @@ impl PgStore {
     /// # Returns
     /// The store handle.
     pub fn new(pool: PgPool) -> Self {
-        let held = usize::try_from(pool.options().get_max_connections() / 2).unwrap_or(1);
+        let size = pool.options().get_max_connections().saturating_sub(1);
+        let held = usize::try_from(size / 2).unwrap_or(0);
         Self {
             pool,
             namespace: Namespace::default(),
             actor: None,
             policy: Arc::new(StorePolicy::default()),
-            prepared_sessions: Arc::new(tokio::sync::Semaphore::new(held.max(1))),
+            prepared_sessions: Arc::new(tokio::sync::Semaphore::new(held)),
         }
     }
 

@@ -1,15 +1,14 @@
 //! [`SessionStore`] on PostgreSQL.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use authn_core::audit::events;
 use authn_core::model::clean_user_agent;
-use authn_core::store::{HeldSession, PreparedSession, SessionStore, StoreFuture};
+use authn_core::store::{PreparedSession, SessionStore};
 use authn_core::{
-    AttemptOutcome, AttemptPermit, MfaReservation, NewSession, Session, SessionId, SessionUpgrade,
-    StoreError, StoreResult, TokenHash, UserId, ValidSession,
+    AttemptPermit, MfaReservation, NewSession, Session, SessionId, SessionUpgrade, StoreError,
+    StoreResult, TokenHash, UserId, ValidSession,
 };
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -141,63 +140,6 @@ fn created_outcome(outcome: &str) -> StoreResult<()> {
     }
 }
 
-/// The savepoint [`PgPreparedSession::fail`] rolls back to.
-const PREPARED_SAVEPOINT: &str = "authn_prepared_session";
-
-/// A session written by `prepare_session`, its transaction open.
-struct PgPreparedSession {
-    store: PgStore,
-    tx: Tx,
-    id: SessionId,
-    concludes: Option<AttemptPermit>,
-    /// Its place among the held ones, given back with the transaction.
-    _place: tokio::sync::OwnedSemaphorePermit,
-}
-
-impl HeldSession for PgPreparedSession {
-    fn commit(self: Box<Self>) -> StoreFuture<SessionId> {
-        Box::pin(async move {
-            commit(self.tx).await?;
-            Ok(self.id)
-        })
-    }
-
-    fn fail(self: Box<Self>) -> StoreFuture<AttemptOutcome> {
-        Box::pin(async move {
-            let Self {
-                store,
-                mut tx,
-                concludes,
-                ..
-            } = *self;
-            let not_open = StoreError::NotFound {
-                entity: "login_attempt",
-            };
-            let Some(permit) = concludes else {
-                let _ = tx.rollback().await;
-                return Err(not_open);
-            };
-            // In place of finish_login_attempt's BEGIN: the session's
-            // writes undone (and the unflushed commit they asked for), the
-            // namespace kept, then the same statements and a flushed
-            // commit.
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                "ROLLBACK TO SAVEPOINT {PREPARED_SAVEPOINT}"
-            )))
-            .execute(&mut *tx)
-            .await
-            .map_err(map_sqlx_error)?;
-            let finished = store.fail_attempt_in(&mut tx, &permit).await?;
-            commit(tx).await?;
-            finished.ok_or(not_open)
-        })
-    }
-
-    fn abort(self: Box<Self>) -> StoreFuture<()> {
-        Box::pin(async move { self.tx.rollback().await.map_err(map_sqlx_error) })
-    }
-}
-
 /// `amr` joined with the methods of an upgrade, each once, in order.
 fn join_amr(amr: &mut Vec<String>, add: &[String]) {
     for m in add {
@@ -276,60 +218,9 @@ impl SessionStore for PgStore {
     }
 
     async fn prepare_session(&self, new: &NewSession) -> StoreResult<PreparedSession> {
-        let Ok(place) = Arc::clone(&self.prepared_sessions).try_acquire_owned() else {
-            // As many held as the pool can spare: this one is written at
-            // the commit, as create_session_with writes it.
-            return Ok(PreparedSession::deferred(new.clone()));
-        };
-        let id = SessionId::new();
-        // Four round trips beside the hash, none after it but the commit.
-        // The namespace is set for the transaction, and a savepoint marks
-        // where `fail` rolls back to (that and BEGIN in one round trip).
-        let mut tx = self.begin_with_savepoint(PREPARED_SAVEPOINT).await?;
-        // The session, its audit event and the user's share lock, as
-        // create_session_with writes them; the attempt is concluded
-        // below, without the subject's advisory lock, which every new
-        // attempt of the subject takes: held until the verdict, it would
-        // keep them waiting, each with a pool connection.
-        let created = self.call_create_session(&mut *tx, new, id, None).await?;
-        if let Err(e) = created_outcome(&created) {
-            let _ = tx.rollback().await;
-            return Err(e);
-        }
-        if let Some(permit) = &new.concludes {
-            let k = self.keyed(&permit.subject);
-            // primary key (the subject's columns compared with IS NOT
-            // DISTINCT FROM, which no index serves, as in migration 0004);
-            // only an open attempt. The row lock keeps a concurrent finish
-            // of this attempt waiting for the verdict; nothing else locks
-            // an attempt's row.
-            let concluded = sqlx::query(
-                "UPDATE login_attempts SET success = true
-                 WHERE id = $2 AND success IS NULL
-                   AND (namespace, kind, subject) IS NOT DISTINCT FROM ($1, $3, $4)",
-            )
-            .bind(self.namespace.as_str())
-            .bind(permit.attempt_id.as_uuid())
-            .bind(k.kind)
-            .bind(&k.subject)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_sqlx_error)?
-            .rows_affected();
-            if concluded == 0 {
-                let _ = tx.rollback().await;
-                return Err(StoreError::NotFound {
-                    entity: "login_attempt",
-                });
-            }
-        }
-        Ok(PreparedSession::held(Box::new(PgPreparedSession {
-            store: self.clone(),
-            tx,
-            id,
-            concludes: new.concludes.clone(),
-            _place: place,
-        })))
+        // Written on a task of the store (crate::ahead), so this returns
+        // at once.
+        Ok(self.prepare_ahead(new))
     }
 
     async fn validate_session(&self, token_hash: &TokenHash) -> StoreResult<Option<ValidSession>> {

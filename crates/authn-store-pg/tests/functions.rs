@@ -1,15 +1,19 @@
 //! The PL/pgSQL functions of the login path against what the Rust code
 //! around them relies on: times in audit values written as chrono writes
 //! them, commits that skip the WAL flush for themselves only, and sessions
-//! written ahead that leave most of the pool free.
+//! written ahead that lock nothing and leave most of the pool free.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
 use authn_core::store::{LoginAttemptStore, SessionStore, UserStore};
 use authn_core::{NewSession, StorePolicy};
+use std::time::Duration;
+
+use authn_store_pg::PgStore;
 use chrono::{DateTime, TimeZone, Utc};
 use common::*;
+use sqlx::Row;
 
 /// `authn_json_time` writes a time as serde writes a `DateTime<Utc>`: the
 /// fraction in 0, 3 or 6 digits, as the microseconds need, and `Z`.
@@ -71,75 +75,214 @@ async fn unflushed_commits_do_not_leak_to_the_next_user_of_a_connection() {
     let o = s.finish_login_attempt(&permit, false).await.unwrap();
     assert_eq!(o.failures_in_window, 1);
     assert_eq!(synchronous().await, "on");
-    // A session written ahead, committed, then one failed: the failure's
-    // commit is flushed again (the savepoint's rollback undid the setting).
-    for right in [true, false] {
-        let permit = s
-            .begin_login_attempt("flush@example.com", None)
-            .await
-            .unwrap();
-        let prepared = s
-            .prepare_session(&NewSession {
-                concludes: Some(permit),
-                ..NewSession::new(uid, token().1)
-            })
-            .await
-            .unwrap();
-        assert!(prepared.is_written_ahead());
-        if right {
-            prepared.commit(&s).await.unwrap();
-        } else {
-            prepared.fail(&s).await.unwrap();
+}
+
+/// A pool of `size` whose connections name themselves `name` in
+/// pg_stat_activity, and a store on it in a fresh namespace.
+async fn named_store(name: &str, size: u32) -> PgStore {
+    ensure_database().await;
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(size)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(app_options().application_name(name))
+        .await
+        .unwrap();
+    PgStore::new(pool).namespace(&unique_namespace()).unwrap()
+}
+
+/// Waits until `n` connections named `name` are idle inside a
+/// transaction: sessions written ahead, waiting for their verdict.
+async fn held_transactions(s: &PgStore, name: &str, n: i64) {
+    for _ in 0..500 {
+        let held: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE application_name = $1 AND state = 'idle in transaction'",
+        )
+        .bind(name)
+        .fetch_one(s.pool())
+        .await
+        .unwrap();
+        if held == n {
+            return;
         }
-        assert_eq!(synchronous().await, "on");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("never {n} transactions held by {name}");
+}
+
+/// Each connection of the pool at once: none left inside a transaction or
+/// with the unflushed commit of a session written ahead.
+async fn every_connection_is_clean(s: &PgStore, size: usize) {
+    let mut conns = Vec::new();
+    for _ in 0..size {
+        conns.push(s.pool().acquire().await.unwrap());
+    }
+    for c in &mut conns {
+        // The simple protocol: outside a transaction, the statement starts
+        // its own (the extended one can set them apart by a few us).
+        let row = sqlx::raw_sql(
+            "SELECT current_setting('synchronous_commit'), now() <> statement_timestamp()",
+        )
+        .fetch_one(&mut **c)
+        .await
+        .unwrap();
+        let (sync, in_tx): (String, bool) = (row.get(0), row.get(1));
+        assert_eq!((sync.as_str(), in_tx), ("on", false));
     }
 }
 
-/// Sessions written ahead hold a pool connection each until their
-/// verdict, so at most half the pool does: past that, a session is written
-/// at its commit, and the rest of the pool stays free for everything else.
+/// A session written ahead holds no lock anyone waits for, however long
+/// its verdict takes: while it is held (its transaction idle, seen in
+/// pg_stat_activity), its user is disabled, deleted or given a new email
+/// and its subject's attempts come and go, each at once; its commit then
+/// answers for what happened. Afterwards every connection is back in the
+/// pool as it was lent.
 #[tokio::test]
-async fn sessions_written_ahead_hold_at_most_half_the_pool() {
-    let s = store_with(StorePolicy::default(), 4).await;
-    let uid = s.create_user("half@example.com", None).await.unwrap();
+async fn a_session_written_ahead_locks_nothing_until_its_verdict() {
+    let name = format!("ahead_{}", uuid::Uuid::now_v7().simple());
+    let s = named_store(&name, 5).await;
+    let bound = Duration::from_secs(5);
+    let held = |email: &'static str| {
+        let (s, name) = (&s, &name);
+        async move {
+            let uid = s.create_user(email, None).await.unwrap();
+            let permit = s.begin_login_attempt(email, None).await.unwrap();
+            let prepared = s
+                .prepare_session(&NewSession {
+                    concludes: Some(permit.clone()),
+                    ..NewSession::new(uid, token().1)
+                })
+                .await
+                .unwrap();
+            assert!(prepared.is_written_ahead());
+            held_transactions(s, name, 1).await;
+            (uid, permit, prepared)
+        }
+    };
+
+    let (uid, permit, prepared) = held("disabled@example.com").await;
+    let next = tokio::time::timeout(bound, s.begin_login_attempt("disabled@example.com", None))
+        .await
+        .expect("a reservation waited")
+        .unwrap();
+    tokio::time::timeout(bound, s.finish_login_attempt(&next, false))
+        .await
+        .expect("a failure waited")
+        .unwrap();
+    tokio::time::timeout(bound, s.disable_user(uid))
+        .await
+        .expect("a disable waited")
+        .unwrap();
+    assert!(matches!(
+        prepared.commit(&s).await,
+        Err(authn_core::StoreError::UserDisabled)
+    ));
+    assert!(s.list_sessions(uid).await.unwrap().is_empty());
+    s.finish_login_attempt(&permit, true).await.unwrap();
+
+    let (uid, _, prepared) = held("deleted@example.com").await;
+    tokio::time::timeout(bound, s.delete_user(uid))
+        .await
+        .expect("a deletion waited")
+        .unwrap();
+    assert!(matches!(
+        prepared.commit(&s).await,
+        Err(authn_core::StoreError::NotFound { entity: "user" })
+    ));
+
+    let (uid, permit, prepared) = held("renamed@example.com").await;
+    tokio::time::timeout(bound, s.update_email(uid, "renamed2@example.com"))
+        .await
+        .expect("an email change waited")
+        .unwrap();
+    prepared.commit(&s).await.unwrap();
+    assert_eq!(s.list_sessions(uid).await.unwrap().len(), 1);
+    assert!(matches!(
+        s.finish_login_attempt(&permit, true).await,
+        Err(authn_core::StoreError::NotFound {
+            entity: "login_attempt"
+        })
+    ));
+
+    // An abort: rolled back on the store's time.
+    let (uid, _, prepared) = held("aborted@example.com").await;
+    prepared.abort();
+    held_transactions(&s, &name, 0).await;
+    assert!(s.list_sessions(uid).await.unwrap().is_empty());
+    every_connection_is_clean(&s, 5).await;
+}
+
+/// Sessions written ahead hold a pool connection each until their
+/// verdict, so fewer than half the pool does (`(size - 1) / 2`): past
+/// that, a session is written at its commit, and the rest of the pool
+/// stays free for everything else.
+#[tokio::test]
+async fn sessions_written_ahead_hold_less_than_half_the_pool() {
+    for (size, places) in [(1, 0), (2, 0), (3, 1), (10, 4)] {
+        let s = store_with(StorePolicy::default(), size).await;
+        let uid = s.create_user("half@example.com", None).await.unwrap();
+        let held: Vec<_> = prepare_many(&s, uid, places + 1).await;
+        let ahead: Vec<bool> = held.iter().map(|(p, _)| p.is_written_ahead()).collect();
+        let mut want = vec![true; places];
+        want.push(false);
+        assert_eq!(ahead, want, "pool of {size}");
+        // The rest of the pool is free, however long the verdicts take.
+        let (_, other) = token();
+        s.create_session(uid, &other, None, None, None)
+            .await
+            .unwrap();
+        assert!(s.validate_session(&other).await.unwrap().is_some());
+        for (p, tok) in held {
+            p.commit(&s).await.unwrap();
+            assert!(
+                s.validate_session(&authn_core::TokenHash::of_token(&tok))
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+        }
+        assert_eq!(s.list_sessions(uid).await.unwrap().len(), places + 2);
+        // The places are given back (after their connections).
+        if places > 0 {
+            let mut again = None;
+            for _ in 0..500 {
+                let p = s
+                    .prepare_session(&NewSession::new(uid, token().1))
+                    .await
+                    .unwrap();
+                if p.is_written_ahead() {
+                    again = Some(p);
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            again
+                .expect("a place never came back")
+                .commit(&s)
+                .await
+                .unwrap();
+        }
+        every_connection_is_clean(&s, size as usize).await;
+    }
+}
+
+/// `n` sessions of `uid` prepared one after the other, with their tokens.
+async fn prepare_many(
+    s: &PgStore,
+    uid: authn_core::UserId,
+    n: usize,
+) -> Vec<(authn_core::store::PreparedSession, String)> {
     let mut held = Vec::new();
-    let mut tokens = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..n {
         let (tok, hash) = token();
-        held.push(
+        held.push((
             s.prepare_session(&NewSession::new(uid, hash))
                 .await
                 .unwrap(),
-        );
-        tokens.push(tok);
+            tok,
+        ));
     }
-    let ahead: Vec<bool> = held.iter().map(|p| p.is_written_ahead()).collect();
-    assert_eq!(ahead, [true, true, false]);
-    // Two connections left for the rest, however long the verdicts take.
-    let (_, other) = token();
-    s.create_session(uid, &other, None, None, None)
-        .await
-        .unwrap();
-    assert!(s.validate_session(&other).await.unwrap().is_some());
-    // A place given back is taken again.
-    held.remove(0).abort().await.unwrap();
-    let (_, hash) = token();
-    let again = s
-        .prepare_session(&NewSession::new(uid, hash))
-        .await
-        .unwrap();
-    assert!(again.is_written_ahead());
-    for (p, tok) in held.into_iter().zip(&tokens[1..]) {
-        p.commit(&s).await.unwrap();
-        assert!(
-            s.validate_session(&authn_core::TokenHash::of_token(tok))
-                .await
-                .unwrap()
-                .is_some()
-        );
-    }
-    again.abort().await.unwrap();
-    assert_eq!(s.list_sessions(uid).await.unwrap().len(), 3);
+    held
 }
 
 /// The lockout counts search the index of failed and unfinished attempts

@@ -225,19 +225,20 @@ impl<S: Store + Clone + 'static> Authn<S> {
                 // Not decided (the hasher failed): the attempt must not
                 // count as a failure.
                 if let Some((_, prepared)) = prepared {
-                    let _ = prepared.abort().await;
+                    prepared.abort();
                 }
                 let _ = self.store.cancel_login_attempt(&permit).await;
                 return Err(e.into());
             }
         };
         let (Some(user_id), Some(verdict)) = (user_id, verdict.filter(|v| v.matches)) else {
-            match prepared {
-                // The session dropped and the failure recorded in the same
-                // round trips as a failure alone, as for an unknown email.
-                Some((_, prepared)) => prepared.fail(&self.store).await?,
-                None => self.store.finish_login_attempt(&permit, false).await?,
-            };
+            // The session dropped, which waits for nothing (the store
+            // rolls it back on its own time), and the failure recorded as
+            // for an unknown email: the same work after the same hash.
+            if let Some((_, prepared)) = prepared {
+                prepared.abort();
+            }
+            self.store.finish_login_attempt(&permit, false).await?;
             return Err(AuthError::InvalidCredentials);
         };
         let outcome = match prepared {
@@ -280,8 +281,8 @@ impl<S: Store + Clone + 'static> Authn<S> {
             // as it is).
             let _ = self.store.finish_login_attempt(&permit, true).await;
         }
-        // After the commit: the prepared session's transaction holds the
-        // user's row, which the new hash is written to.
+        // After the commit, which locks the user's row the new hash is
+        // written to.
         if verdict.needs_rehash {
             self.rehash(user_id, password).await;
         }

@@ -5,13 +5,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::error::{StoreError, StoreResult};
+use crate::error::StoreResult;
 use crate::ids::{SessionId, UserId};
-use crate::model::{
-    AttemptOutcome, MfaReservation, NewSession, Session, SessionUpgrade, ValidSession,
-};
+use crate::model::{MfaReservation, NewSession, Session, SessionUpgrade, ValidSession};
 use crate::secret::TokenHash;
-use crate::store::LoginAttemptStore;
 
 /// Sessions: creation, validation (the hot path of every authenticated
 /// request), extension and revocation.
@@ -68,15 +65,20 @@ pub trait SessionStore: Send + Sync {
     ) -> impl Future<Output = StoreResult<SessionId>> + Send;
 
     /// Write a login's session ahead of the verdict that decides it, so
-    /// that after a right password only a commit is left to wait for.
-    /// The flows call it beside the password hash (once the hash has a
-    /// thread) with a session that concludes a reserved attempt
+    /// that after a right password little more than a commit is left to
+    /// wait for. The flows call it beside the password hash (once the
+    /// hash has a thread) with a session that concludes a reserved attempt
     /// ([`NewSession::concludes`](crate::NewSession::concludes)); then,
-    /// with the verdict, one of [`PreparedSession::commit`],
-    /// [`PreparedSession::fail`] or [`PreparedSession::abort`].
+    /// with the verdict, [`PreparedSession::commit`] (right password) or
+    /// [`PreparedSession::abort`] (anything else).
     ///
-    /// Until its commit, the session is invisible to every other call:
-    /// not valid, not listed, not counted. A store that cannot keep a
+    /// Until its commit, the session is invisible to every other call (not
+    /// valid, not listed, not counted, its attempt still open) and holds
+    /// up none of them: not a disable, deletion or email change of its
+    /// user, which its commit then respects, nor another attempt of the
+    /// subject. The call returns at once; the writing goes on beside the
+    /// hash, so that a wrong password, which only aborts, answers after
+    /// the same work as an unknown email. A store that cannot keep a
     /// transaction open that long without holding others up (one writer
     /// at a time) keeps the default, which writes nothing here and does
     /// all of `create_session_with`'s work at the commit.
@@ -85,12 +87,10 @@ pub trait SessionStore: Send + Sync {
     /// - `new`: the session to create, as for `create_session_with`.
     ///
     /// # Returns
-    /// The prepared session: dropped without one of its three ends, it is
-    /// rolled back (by the store's own means, later).
+    /// The prepared session: dropped without a commit, it is aborted.
     ///
     /// # Errors
-    /// Those of `create_session_with`, here or at the commit: a store
-    /// that writes ahead reports them here.
+    /// Those of `create_session_with`, here or at the commit.
     fn prepare_session(
         &self,
         new: &NewSession,
@@ -248,15 +248,15 @@ pub trait SessionStore: Send + Sync {
 pub type StoreFuture<T> = Pin<Box<dyn Future<Output = StoreResult<T>> + Send>>;
 
 /// A session written ahead of its verdict, from
-/// [`SessionStore::prepare_session`]. End it with exactly one of
-/// [`commit`](Self::commit) (right password), [`fail`](Self::fail) (wrong
-/// password) or [`abort`](Self::abort) (no verdict).
+/// [`SessionStore::prepare_session`]. End it with [`commit`](Self::commit)
+/// (right password) or [`abort`](Self::abort) (anything else); dropping it
+/// aborts it too.
 pub struct PreparedSession(Prepared);
 
 enum Prepared {
     /// Nothing written yet: the commit creates the session.
     Deferred(NewSession),
-    /// Written in a transaction the store keeps open.
+    /// Being written, or written, in a transaction the store keeps open.
     Held(Box<dyn HeldSession>),
 }
 
@@ -269,24 +269,17 @@ impl std::fmt::Debug for PreparedSession {
     }
 }
 
-/// A store's open transaction holding a session written by
-/// [`SessionStore::prepare_session`]: the session and its audit event
-/// written, the attempt it concludes marked a success, its user locked
-/// against a concurrent disable; nothing else held.
+/// A store's transaction writing a session for
+/// [`SessionStore::prepare_session`], open until the verdict: the session
+/// and its audit event written, nothing locked that others wait for.
+/// Dropped without a commit, the store rolls it back, without keeping the
+/// dropping caller waiting.
 pub trait HeldSession: Send {
-    /// Commits the transaction: the session exists from now on, and the
-    /// attempt is finished as a success.
+    /// Commits: the session exists from now on, and the attempt it
+    /// concludes is finished as a success, unless the user was disabled
+    /// or deleted or the attempt closed meanwhile (the errors of
+    /// `create_session_with`, nothing written then).
     fn commit(self: Box<Self>) -> StoreFuture<SessionId>;
-
-    /// Undoes the session's writes and, in the same transaction, finishes
-    /// the concluded attempt as a failure, with what
-    /// `finish_login_attempt(permit, false)` writes (its audit events,
-    /// flushed). The same round trips as that call, so that a wrong
-    /// password answers as fast as for an unknown email.
-    fn fail(self: Box<Self>) -> StoreFuture<AttemptOutcome>;
-
-    /// Rolls the transaction back: no session, the attempt still open.
-    fn abort(self: Box<Self>) -> StoreFuture<()>;
 }
 
 impl PreparedSession {
@@ -302,9 +295,9 @@ impl PreparedSession {
         Self(Prepared::Held(held))
     }
 
-    /// Whether the session was written ahead, in a transaction the store
-    /// holds open until one of the three ends; `false` when it is written
-    /// at the commit.
+    /// Whether the session is written ahead, in a transaction the store
+    /// holds open until the verdict; `false` when it is written at the
+    /// commit.
     pub fn is_written_ahead(&self) -> bool {
         matches!(self.0, Prepared::Held(_))
     }
@@ -321,35 +314,10 @@ impl PreparedSession {
         }
     }
 
-    /// Drops the session and finishes the attempt it concludes as a
-    /// failure, as `finish_login_attempt(permit, false)` does.
-    ///
-    /// # Errors
-    /// Those of `finish_login_attempt`; [`StoreError::NotFound`]
-    /// (`login_attempt`) also when the session concludes no attempt.
-    pub async fn fail<S: SessionStore + LoginAttemptStore>(
-        self,
-        store: &S,
-    ) -> StoreResult<AttemptOutcome> {
-        match self.0 {
-            Prepared::Deferred(new) => match new.concludes {
-                Some(permit) => store.finish_login_attempt(&permit, false).await,
-                None => Err(StoreError::NotFound {
-                    entity: "login_attempt",
-                }),
-            },
-            Prepared::Held(held) => held.fail().await,
-        }
-    }
-
-    /// Drops the session, leaving the attempt it concludes open.
-    ///
-    /// # Errors
-    /// A failed rollback (the transaction ends with its connection anyway).
-    pub async fn abort(self) -> StoreResult<()> {
-        match self.0 {
-            Prepared::Deferred(_) => Ok(()),
-            Prepared::Held(held) => held.abort().await,
-        }
+    /// Drops the session, leaving the attempt it concludes open: the
+    /// store rolls its writes back on its own time, so this returns at
+    /// once.
+    pub fn abort(self) {
+        drop(self);
     }
 }

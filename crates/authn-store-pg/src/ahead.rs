@@ -1,0 +1,247 @@
+//! Sessions written ahead of their verdict
+//! ([`SessionStore::prepare_session`](authn_core::store::SessionStore::prepare_session)):
+//! a login's session is written while its password hashes, in a
+//! transaction on a task of the store that waits for the verdict, so that
+//! a right password waits for one round trip (the commit) instead of the
+//! whole creation, and a wrong one, which only drops it, waits for nothing.
+//!
+//! The transaction locks nothing that others wait for (migration 0005):
+//! the user is read, not locked, and the foreign key's check is deferred to
+//! the commit, where the user is locked, checked still enabled, and the
+//! attempt concluded, in the round trip of the COMMIT itself.
+
+use std::sync::Arc;
+
+use authn_core::audit::events;
+use authn_core::model::clean_user_agent;
+use authn_core::store::{HeldSession, PreparedSession, SessionStore, StoreFuture};
+use authn_core::{NewSession, SessionId, StoreError, StoreResult};
+use serde_json::json;
+use sqlx::pool::PoolConnection;
+use sqlx::{Postgres, raw_sql};
+use tokio::sync::{OwnedSemaphorePermit, oneshot};
+
+use crate::PgStore;
+use crate::error::map_sqlx_error;
+use crate::sql::micros;
+
+/// The commit of a session written ahead: one message, so one round trip.
+/// Should the function raise (the user disabled or gone, the attempt
+/// closed), PostgreSQL skips the COMMIT and the transaction is rolled back.
+const CONCLUDE_AND_COMMIT: &str = "SELECT authn_conclude_session_ahead(); COMMIT";
+
+/// The handle `prepare_session` returns: the verdict goes to the task
+/// holding the transaction, the answer comes back.
+struct PgHeldSession {
+    /// Sent for a right password; dropped for anything else, which the
+    /// task takes as the order to roll back.
+    commit: oneshot::Sender<()>,
+    answer: oneshot::Receiver<StoreResult<SessionId>>,
+}
+
+impl HeldSession for PgHeldSession {
+    fn commit(self: Box<Self>) -> StoreFuture<SessionId> {
+        Box::pin(async move {
+            let Self { commit, answer } = *self;
+            // A task gone (the runtime shutting down) has dropped `answer`
+            // too, which is reported below.
+            let _ = commit.send(());
+            answer.await.unwrap_or_else(|_| {
+                Err(StoreError::Internal {
+                    source: "the session written ahead was dropped before its commit".into(),
+                })
+            })
+        })
+    }
+}
+
+/// A pooled connection inside a transaction this module opened. Dropped
+/// while the transaction is (or may be) open, say on an error or when the
+/// runtime stops the task, the connection is closed rather than given back
+/// to the pool, where its next user would find itself in that transaction.
+struct OpenTx {
+    conn: PoolConnection<Postgres>,
+    open: bool,
+}
+
+impl Drop for OpenTx {
+    fn drop(&mut self) {
+        if self.open {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+impl OpenTx {
+    /// Runs `sql` (the simple protocol: one message, any number of
+    /// statements, no parameters).
+    async fn run(&mut self, sql: &str) -> StoreResult<()> {
+        raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&mut *self.conn)
+            .await
+            .map(drop)
+            .map_err(map_sqlx_error)
+    }
+
+    /// Ends the transaction with `sql` (COMMIT or ROLLBACK, alone or
+    /// last), marking the connection fit for the pool once it did.
+    async fn end(&mut self, sql: &str) -> StoreResult<()> {
+        self.run(sql).await?;
+        self.open = false;
+        Ok(())
+    }
+
+    /// Rolls back, best effort: a connection that fails it is closed.
+    async fn roll_back(mut self) {
+        let _ = self.end("ROLLBACK").await;
+        self.give_back().await;
+    }
+
+    /// Gives the connection back to the pool now (or closes it, if the
+    /// transaction may still be open), so that a place freed after this
+    /// never counts a connection that is still out.
+    async fn give_back(mut self) {
+        if self.open {
+            self.conn.close_on_drop();
+        } else {
+            self.conn.return_to_pool().await;
+        }
+    }
+}
+
+impl PgStore {
+    /// [`SessionStore::prepare_session`]: a place among the sessions
+    /// written ahead, if one is free, and the task writing into it.
+    pub(crate) fn prepare_ahead(&self, new: &NewSession) -> PreparedSession {
+        let Ok(place) = Arc::clone(&self.prepared_sessions).try_acquire_owned() else {
+            // As many held as the pool can spare: this one is written at
+            // the commit, as create_session_with writes it.
+            return PreparedSession::deferred(new.clone());
+        };
+        let (commit, verdict) = oneshot::channel();
+        let (answer_to, answer) = oneshot::channel();
+        tokio::spawn(
+            self.clone()
+                .hold_session(new.clone(), place, verdict, answer_to),
+        );
+        PreparedSession::held(Box::new(PgHeldSession { commit, answer }))
+    }
+
+    /// The task of a session written ahead: writes it, waits for the
+    /// verdict, then commits (answering) or rolls back. A session that
+    /// could not be written ahead (the database away for a moment, a
+    /// refusal) is created at the commit by `create_session_with`, whose
+    /// answer is the authoritative one.
+    async fn hold_session(
+        self,
+        new: NewSession,
+        place: OwnedSemaphorePermit,
+        verdict: oneshot::Receiver<()>,
+        answer: oneshot::Sender<StoreResult<SessionId>>,
+    ) {
+        let id = SessionId::new();
+        let written = self.write_ahead(&new, id).await;
+        if verdict.await.is_err() {
+            // Wrong password, or no verdict: nobody waits for this.
+            if let Ok(tx) = written {
+                tx.roll_back().await;
+            }
+            drop(place);
+            return;
+        }
+        let (committed, tx) = match written {
+            Ok(mut tx) => (tx.end(CONCLUDE_AND_COMMIT).await.map(|()| id), Some(tx)),
+            Err(_) => (self.create_session_with(&new).await, None),
+        };
+        let _ = answer.send(committed);
+        // After the answer: a refused commit left the transaction to roll
+        // back.
+        if let Some(tx) = tx {
+            if tx.open {
+                tx.roll_back().await;
+            } else {
+                tx.give_back().await;
+            }
+        }
+        drop(place);
+    }
+
+    /// Opens the transaction and writes the session in it (two round
+    /// trips: BEGIN with the namespace, then `authn_write_session_ahead`).
+    async fn write_ahead(&self, new: &NewSession, id: SessionId) -> StoreResult<OpenTx> {
+        let conn = self.pool.acquire().await.map_err(map_sqlx_error)?;
+        // Open from the first byte sent: until a COMMIT or ROLLBACK is
+        // known to have run, the connection is not the pool's.
+        let mut tx = OpenTx { conn, open: true };
+        match self.write_ahead_in(&mut tx, new, id).await {
+            Ok(()) => Ok(tx),
+            Err(e) => {
+                tx.roll_back().await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn write_ahead_in(
+        &self,
+        tx: &mut OpenTx,
+        new: &NewSession,
+        id: SessionId,
+    ) -> StoreResult<()> {
+        tx.run(&self.begin_sql()).await?;
+        let lifetime = micros(
+            new.expires_in.unwrap_or(self.policy.session_lifetime),
+            "expires_in",
+        )?;
+        let user_agent = new.user_agent.as_deref().and_then(clean_user_agent);
+        // The audit values but `expires_at`, which the function adds from
+        // the row it inserted.
+        let values = json!({
+            "user_id": new.user_id,
+            "ip_address": new.ip_address,
+            "user_agent": user_agent,
+            "partial": new.partial,
+            "amr": new.amr,
+            "acr": new.acr,
+        });
+        let actor = self.actor.as_deref();
+        let attempt = new.concludes.as_ref().map(|p| (p, self.keyed(&p.subject)));
+        let outcome: String = sqlx::query_scalar(
+            "SELECT authn_write_session_ahead($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+                 $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
+        )
+        .bind(self.namespace.as_str())
+        .bind(id.as_uuid())
+        .bind(new.user_id.as_uuid())
+        .bind(new.token_hash.as_str())
+        .bind(lifetime)
+        .bind(new.ip_address)
+        .bind(user_agent.as_deref())
+        .bind(new.partial)
+        .bind(&new.amr)
+        .bind(new.acr.as_deref())
+        .bind(new.mfa)
+        .bind(uuid::Uuid::now_v7())
+        .bind(events::SESSION_CREATED)
+        .bind(actor.map(|a| a.actor_id.as_str()))
+        .bind(actor.and_then(|a| a.request_id.as_deref()))
+        .bind(actor.and_then(|a| a.on_behalf_of.as_deref()))
+        .bind(actor.and_then(|a| a.reason.as_deref()))
+        .bind(actor.and_then(|a| a.ip_address))
+        .bind(actor.and_then(|a| a.user_agent.as_deref()))
+        .bind(values)
+        .bind(attempt.as_ref().map(|(p, _)| p.attempt_id.as_uuid()))
+        .bind(attempt.as_ref().map(|(_, k)| k.kind))
+        .bind(attempt.as_ref().map(|(_, k)| k.subject.as_str()))
+        .fetch_one(&mut *tx.conn)
+        .await
+        .map_err(map_sqlx_error)?;
+        match outcome.as_str() {
+            "written" => Ok(()),
+            // Refused: `create_session_with` says why, at the commit.
+            other => Err(StoreError::Internal {
+                source: format!("authn_write_session_ahead answered {other:?}").into(),
+            }),
+        }
+    }
+}
