@@ -208,6 +208,12 @@ impl PasswordHasher {
             .saturating_sub(self.inner.admission.available_permits())
     }
 
+    /// Admitted calls waiting for a slot: none while the hasher keeps up
+    /// with what it is asked.
+    pub fn waiting(&self) -> usize {
+        self.queue_depth().saturating_sub(self.inner.max_in_flight)
+    }
+
     /// Hashes `password` with argon2id v0x13, the configured parameters and a
     /// random 16-byte salt from the OS CSPRNG; returns the PHC string
     /// (`$argon2id$v=19$m=...,t=...,p=...$<salt>$<hash>`).
@@ -756,8 +762,10 @@ mod tests {
         let h = PasswordHasher::new(SMALL, 1, 1).unwrap();
         let phc = h.hash("pw").await.unwrap();
         let a = h.try_admit().unwrap();
+        assert_eq!((h.queue_depth(), h.waiting()), (1, 0));
         let b = h.try_admit().unwrap();
-        assert_eq!(h.queue_depth(), 2);
+        // One slot: the second admitted call waits for it.
+        assert_eq!((h.queue_depth(), h.waiting()), (2, 1));
         // Full: refused before any work, also for the plain calls.
         assert_eq!(h.try_admit().unwrap_err(), PasswordError::Busy);
         assert_eq!(h.verify("pw", &phc).await.unwrap_err(), PasswordError::Busy);
