@@ -1,9 +1,10 @@
 //! Sessions written ahead of their verdict
 //! ([`SessionStore::prepare_session`](authn_core::store::SessionStore::prepare_session)):
-//! a login's session is written while its password hashes, in a
-//! transaction on a task of the store that waits for the verdict, so that
-//! a right password waits for one round trip (the commit) instead of the
-//! whole creation, and a wrong one, which only drops it, waits for nothing.
+//! a login's session is written while its password hashes, by a task of
+//! the store, in a transaction left open; a right password then commits
+//! it where the verdict is (one round trip, instead of the whole
+//! creation), and a wrong one, which only drops it, waits for nothing: it
+//! is rolled back on a task.
 //!
 //! The transaction locks nothing that others wait for (migration 0005):
 //! the user is read, not locked, and the foreign key's check is deferred to
@@ -30,28 +31,80 @@ use crate::sql::micros;
 /// closed), PostgreSQL skips the COMMIT and the transaction is rolled back.
 const CONCLUDE_AND_COMMIT: &str = "SELECT authn_conclude_session_ahead(); COMMIT";
 
-/// The handle `prepare_session` returns: the verdict goes to the task
-/// holding the transaction, the answer comes back.
+/// The handle `prepare_session` returns. The writing task hands the
+/// transaction over once written; the commit then runs where it is
+/// awaited, with no hop to another task on the answer's path.
 struct PgHeldSession {
-    /// Sent for a right password; dropped for anything else, which the
-    /// task takes as the order to roll back.
-    commit: oneshot::Sender<()>,
-    answer: oneshot::Receiver<StoreResult<SessionId>>,
+    store: PgStore,
+    new: NewSession,
+    id: SessionId,
+    /// The written transaction, or why there is none; `None` once taken.
+    written: Option<oneshot::Receiver<StoreResult<Written>>>,
+}
+
+/// A session written ahead: its open transaction, and its place among
+/// the held ones, given back with the connection.
+struct Written {
+    tx: OpenTx,
+    place: OwnedSemaphorePermit,
+}
+
+impl Written {
+    /// Ends what the commit left: rolls back a transaction still open,
+    /// gives the connection back, then the place.
+    async fn finish(self) {
+        if self.tx.open {
+            self.tx.roll_back().await;
+        } else {
+            self.tx.give_back().await;
+        }
+        drop(self.place);
+    }
 }
 
 impl HeldSession for PgHeldSession {
-    fn commit(self: Box<Self>) -> StoreFuture<SessionId> {
+    fn commit(mut self: Box<Self>) -> StoreFuture<SessionId> {
         Box::pin(async move {
-            let Self { commit, answer } = *self;
-            // A task gone (the runtime shutting down) has dropped `answer`
-            // too, which is reported below.
-            let _ = commit.send(());
-            answer.await.unwrap_or_else(|_| {
-                Err(StoreError::Internal {
-                    source: "the session written ahead was dropped before its commit".into(),
-                })
-            })
+            let written = match self.written.take() {
+                Some(rx) => rx.await.ok(),
+                None => None,
+            };
+            match written {
+                Some(Ok(mut w)) => {
+                    let committed = w.tx.end(CONCLUDE_AND_COMMIT).await.map(|()| self.id);
+                    // Off the answer's path: a refused commit left the
+                    // transaction to roll back.
+                    tokio::spawn(w.finish());
+                    committed
+                }
+                // Not written ahead (the database away for a moment, a
+                // refusal): `create_session_with` does it all, and its
+                // answer is the authoritative one.
+                _ => self.store.create_session_with(&self.new).await,
+            }
         })
+    }
+}
+
+impl Drop for PgHeldSession {
+    /// Not committed: the transaction is rolled back on a task, so that
+    /// the caller (a wrong password's answer) waits for none of it.
+    fn drop(&mut self) {
+        let Some(mut rx) = self.written.take() else {
+            return;
+        };
+        match rx.try_recv() {
+            Ok(Ok(w)) => {
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    rt.spawn(w.finish());
+                }
+                // Without a runtime, dropped: its connection is closed.
+            }
+            Ok(Err(_)) | Err(oneshot::error::TryRecvError::Closed) => {}
+            // Still being written: the writing task, finding nobody to
+            // hand it to, rolls it back itself.
+            Err(oneshot::error::TryRecvError::Empty) => {}
+        }
     }
 }
 
@@ -118,56 +171,31 @@ impl PgStore {
             // the commit, as create_session_with writes it.
             return PreparedSession::deferred(new.clone());
         };
-        let (commit, verdict) = oneshot::channel();
-        let (answer_to, answer) = oneshot::channel();
-        tokio::spawn(
-            self.clone()
-                .hold_session(new.clone(), place, verdict, answer_to),
-        );
-        PreparedSession::held(Box::new(PgHeldSession { commit, answer }))
-    }
-
-    /// The task of a session written ahead: writes it, waits for the
-    /// verdict, then commits (answering) or rolls back. A session that
-    /// could not be written ahead (the database away for a moment, a
-    /// refusal) is created at the commit by `create_session_with`, whose
-    /// answer is the authoritative one.
-    async fn hold_session(
-        self,
-        new: NewSession,
-        place: OwnedSemaphorePermit,
-        verdict: oneshot::Receiver<()>,
-        answer: oneshot::Sender<StoreResult<SessionId>>,
-    ) {
         let id = SessionId::new();
-        let written = self.write_ahead(&new, id).await;
-        if verdict.await.is_err() {
-            // Wrong password, or no verdict: nobody waits for this.
-            if let Ok(tx) = written {
-                tx.roll_back().await;
+        let (hand_over, written) = oneshot::channel();
+        let store = self.clone();
+        let writing = new.clone();
+        tokio::spawn(async move {
+            let w = store
+                .write_ahead(&writing, id)
+                .await
+                .map(|tx| Written { tx, place });
+            // Nobody to hand it to (dropped meanwhile): rolled back here.
+            if let Err(Ok(w)) = hand_over.send(w) {
+                w.finish().await;
             }
-            drop(place);
-            return;
-        }
-        let (committed, tx) = match written {
-            Ok(mut tx) => (tx.end(CONCLUDE_AND_COMMIT).await.map(|()| id), Some(tx)),
-            Err(_) => (self.create_session_with(&new).await, None),
-        };
-        let _ = answer.send(committed);
-        // After the answer: a refused commit left the transaction to roll
-        // back.
-        if let Some(tx) = tx {
-            if tx.open {
-                tx.roll_back().await;
-            } else {
-                tx.give_back().await;
-            }
-        }
-        drop(place);
+        });
+        PreparedSession::held(Box::new(PgHeldSession {
+            store: self.clone(),
+            new: new.clone(),
+            id,
+            written: Some(written),
+        }))
     }
 
     /// Opens the transaction and writes the session in it (two round
-    /// trips: BEGIN with the namespace, then `authn_write_session_ahead`).
+    /// trips: BEGIN, then `authn_write_session_ahead`, which sets the
+    /// namespace for the transaction).
     async fn write_ahead(&self, new: &NewSession, id: SessionId) -> StoreResult<OpenTx> {
         let conn = self.pool.acquire().await.map_err(map_sqlx_error)?;
         // Open from the first byte sent: until a COMMIT or ROLLBACK is
@@ -188,7 +216,7 @@ impl PgStore {
         new: &NewSession,
         id: SessionId,
     ) -> StoreResult<()> {
-        tx.run(&self.begin_sql()).await?;
+        tx.run("BEGIN").await?;
         let lifetime = micros(
             new.expires_in.unwrap_or(self.policy.session_lifetime),
             "expires_in",

@@ -64,16 +64,12 @@ impl PgStore {
     /// [`Namespace`](authn_core::Namespace) admits only ASCII letters,
     /// digits and `.` `_` `-` `:`, and a quote is doubled all the same.
     pub(crate) async fn begin(&self) -> StoreResult<Tx> {
+        let ns = self.namespace.as_str().replace('\'', "''");
+        let sql = format!("SELECT set_config('authn.namespace', '{ns}', true); BEGIN");
         self.pool
-            .begin_with(sqlx::AssertSqlSafe(self.begin_sql()))
+            .begin_with(sqlx::AssertSqlSafe(sql))
             .await
             .map_err(map_sqlx_error)
-    }
-
-    /// The message [`begin`](Self::begin) sends.
-    pub(crate) fn begin_sql(&self) -> String {
-        let ns = self.namespace.as_str().replace('\'', "''");
-        format!("SELECT set_config('authn.namespace', '{ns}', true); BEGIN")
     }
 
     /// Runs one read in a namespaced transaction: at most one row.
