@@ -208,8 +208,9 @@ impl PasswordHasher {
             .saturating_sub(self.inner.admission.available_permits())
     }
 
-    /// Admitted calls waiting for a slot: none while the hasher keeps up
-    /// with what it is asked.
+    /// Admitted calls beyond the slots (waiting for one, or about to
+    /// start, like a login still reading its credentials): none while the
+    /// hasher keeps up with what it is asked.
     pub fn waiting(&self) -> usize {
         self.queue_depth().saturating_sub(self.inner.max_in_flight)
     }

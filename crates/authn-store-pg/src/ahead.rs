@@ -72,9 +72,12 @@ impl HeldSession for PgHeldSession {
             match written {
                 Some(Ok(mut w)) => {
                     let committed = w.tx.end(CONCLUDE_AND_COMMIT).await.map(|()| self.id);
-                    // Off the answer's path: a refused commit left the
-                    // transaction to roll back.
-                    tokio::spawn(w.finish());
+                    // Off the answer's path where a runtime can take it: a
+                    // refused commit left the transaction to roll back.
+                    match tokio::runtime::Handle::try_current() {
+                        Ok(rt) => drop(rt.spawn(w.finish())),
+                        Err(_) => w.finish().await,
+                    }
                     committed
                 }
                 // Not written ahead (the database away for a moment, a
@@ -93,13 +96,17 @@ impl Drop for PgHeldSession {
         let Some(mut rx) = self.written.take() else {
             return;
         };
+        // Closed first, so that the writing task either handed the
+        // transaction over already (taken below) or finds nobody to hand
+        // it to: never one dropped with the channel.
+        rx.close();
         match rx.try_recv() {
-            Ok(Ok(w)) => {
-                if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                    rt.spawn(w.finish());
-                }
-                // Without a runtime, dropped: its connection is closed.
-            }
+            Ok(Ok(w)) => match tokio::runtime::Handle::try_current() {
+                Ok(rt) => drop(rt.spawn(w.finish())),
+                // No runtime to roll back on: the connection is dropped
+                // (OpenTx), and the server rolls back.
+                Err(_) => drop(w),
+            },
             Ok(Err(_)) | Err(oneshot::error::TryRecvError::Closed) => {}
             // Still being written: the writing task, finding nobody to
             // hand it to, rolls it back itself.
@@ -113,27 +120,53 @@ impl Drop for PgHeldSession {
 /// runtime stops the task, the connection is closed rather than given back
 /// to the pool, where its next user would find itself in that transaction.
 struct OpenTx {
-    conn: PoolConnection<Postgres>,
+    /// Always there until the guard ends.
+    conn: Option<PoolConnection<Postgres>>,
     open: bool,
 }
 
 impl Drop for OpenTx {
     fn drop(&mut self) {
-        if self.open {
-            self.conn.close_on_drop();
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        if tokio::runtime::Handle::try_current().is_err() {
+            // No runtime for sqlx to give it back or close it on (it
+            // spawns either): the socket is dropped here, and the server
+            // rolls back whatever was open.
+            drop(conn.detach());
+        } else if self.open {
+            conn.close_on_drop();
         }
     }
 }
 
 impl OpenTx {
+    fn new(conn: PoolConnection<Postgres>) -> Self {
+        // Open from the first byte sent: until a COMMIT or ROLLBACK is
+        // known to have run, the connection is not the pool's.
+        Self {
+            conn: Some(conn),
+            open: true,
+        }
+    }
+
     /// Runs `sql` (the simple protocol: one message, any number of
     /// statements, no parameters).
     async fn run(&mut self, sql: &str) -> StoreResult<()> {
         raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-            .execute(&mut *self.conn)
+            .execute(self.conn()?)
             .await
             .map(drop)
             .map_err(map_sqlx_error)
+    }
+
+    fn conn(&mut self) -> StoreResult<&mut sqlx::PgConnection> {
+        self.conn
+            .as_deref_mut()
+            .ok_or_else(|| StoreError::Internal {
+                source: "the connection of a session written ahead is gone".into(),
+            })
     }
 
     /// Ends the transaction with `sql` (COMMIT or ROLLBACK, alone or
@@ -150,14 +183,19 @@ impl OpenTx {
         self.give_back().await;
     }
 
-    /// Gives the connection back to the pool now (or closes it, if the
-    /// transaction may still be open), so that a place freed after this
-    /// never counts a connection that is still out.
+    /// Gives the connection back to the pool (or closes it, if the
+    /// transaction may still be open) and waits for that, so that a
+    /// place freed after this never counts a connection still out.
     async fn give_back(mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
         if self.open {
-            self.conn.close_on_drop();
+            let _ = conn.close().await;
         } else {
-            self.conn.return_to_pool().await;
+            // sqlx's eager form of what dropping it does (public, if
+            // hidden from its docs).
+            conn.return_to_pool().await;
         }
     }
 }
@@ -171,11 +209,15 @@ impl PgStore {
             // the commit, as create_session_with writes it.
             return PreparedSession::deferred(new.clone());
         };
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            // Nothing to write on: written at the commit.
+            return PreparedSession::deferred(new.clone());
+        };
         let id = SessionId::new();
         let (hand_over, written) = oneshot::channel();
         let store = self.clone();
         let writing = new.clone();
-        tokio::spawn(async move {
+        rt.spawn(async move {
             let w = store
                 .write_ahead(&writing, id)
                 .await
@@ -198,9 +240,7 @@ impl PgStore {
     /// namespace for the transaction).
     async fn write_ahead(&self, new: &NewSession, id: SessionId) -> StoreResult<OpenTx> {
         let conn = self.pool.acquire().await.map_err(map_sqlx_error)?;
-        // Open from the first byte sent: until a COMMIT or ROLLBACK is
-        // known to have run, the connection is not the pool's.
-        let mut tx = OpenTx { conn, open: true };
+        let mut tx = OpenTx::new(conn);
         match self.write_ahead_in(&mut tx, new, id).await {
             Ok(()) => Ok(tx),
             Err(e) => {
@@ -261,7 +301,7 @@ impl PgStore {
         .bind(attempt.as_ref().map(|(p, _)| p.attempt_id.as_uuid()))
         .bind(attempt.as_ref().map(|(_, k)| k.kind))
         .bind(attempt.as_ref().map(|(_, k)| k.subject.as_str()))
-        .fetch_one(&mut *tx.conn)
+        .fetch_one(tx.conn()?)
         .await
         .map_err(map_sqlx_error)?;
         match outcome.as_str() {

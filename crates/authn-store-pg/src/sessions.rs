@@ -603,7 +603,11 @@ impl PgStore {
         let mut tx = self.begin().await?;
         // The user row first (lock order user, then sessions): this waits
         // for rotations and creations in flight (they hold it FOR SHARE),
-        // so the UPDATE below sees the sessions they made.
+        // so the UPDATE below sees the sessions they made. A session
+        // written ahead of its login's verdict (crate::ahead) holds it
+        // only in its commit's round trip: one committed after this
+        // survives it, as a login whose password was checked before it
+        // and whose session was created after it does.
         // users' primary key
         sqlx::query("SELECT 1 FROM users WHERE namespace = $1 AND id = $2 FOR NO KEY UPDATE")
             .bind(self.namespace.as_str())

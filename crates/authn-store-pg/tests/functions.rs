@@ -91,12 +91,14 @@ async fn named_store(name: &str, size: u32) -> PgStore {
 }
 
 /// Waits until `n` connections named `name` are idle inside a
-/// transaction: sessions written ahead, waiting for their verdict.
+/// transaction after writing a session: sessions written ahead, waiting
+/// for their verdict.
 async fn held_transactions(s: &PgStore, name: &str, n: i64) {
     for _ in 0..500 {
         let held: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity
-             WHERE application_name = $1 AND state = 'idle in transaction'",
+             WHERE application_name = $1 AND state = 'idle in transaction'
+               AND query LIKE 'SELECT authn_write_session_ahead(%'",
         )
         .bind(name)
         .fetch_one(s.pool())
@@ -203,6 +205,21 @@ async fn a_session_written_ahead_locks_nothing_until_its_verdict() {
             entity: "login_attempt"
         })
     ));
+
+    // The attempt closed meanwhile (cleared, cleaned up, or finished by
+    // another process): refused, nothing written.
+    let (uid, permit, prepared) = held("closed@example.com").await;
+    tokio::time::timeout(bound, s.cancel_login_attempt(&permit))
+        .await
+        .expect("a cancel waited")
+        .unwrap();
+    assert!(matches!(
+        prepared.commit(&s).await,
+        Err(authn_core::StoreError::NotFound {
+            entity: "login_attempt"
+        })
+    ));
+    assert!(s.list_sessions(uid).await.unwrap().is_empty());
 
     // An abort: rolled back on the store's time.
     let (uid, _, prepared) = held("aborted@example.com").await;
@@ -410,4 +427,39 @@ async fn attempts_are_finished_by_their_key_however_many_the_subject_has() {
             "session: {concluded_by_session}: {read} rows read to finish one attempt"
         );
     }
+}
+
+/// A session written ahead and dropped after its runtime is gone (a
+/// program shutting down) neither panics nor hangs: its connection is
+/// dropped, and the server rolls the transaction back.
+#[test]
+fn a_session_written_ahead_dropped_without_a_runtime_is_rolled_back_by_the_server() {
+    let name = format!("noruntime_{}", uuid::Uuid::now_v7().simple());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (s, uid, prepared) = rt.block_on(async {
+        let s = named_store(&name, 3).await;
+        let uid = s.create_user("gone@example.com", None).await.unwrap();
+        let prepared = s
+            .prepare_session(&NewSession::new(uid, token().1))
+            .await
+            .unwrap();
+        assert!(prepared.is_written_ahead());
+        held_transactions(&s, &name, 1).await;
+        (s, uid, prepared)
+    });
+    let namespace = s.current_namespace().as_str().to_owned();
+    drop(rt);
+    drop(prepared);
+    // sqlx gives its pool back on a runtime: it is left to the process.
+    std::mem::forget(s);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let s = PgStore::new(app_pool(2).await)
+            .namespace(&namespace)
+            .unwrap();
+        // The server saw the connection go: no transaction of it left.
+        held_transactions(&s, &name, 0).await;
+        assert!(s.list_sessions(uid).await.unwrap().is_empty());
+        assert!(s.get_user(uid).await.unwrap().is_some());
+    });
 }
