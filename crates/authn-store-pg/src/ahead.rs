@@ -13,18 +13,14 @@
 
 use std::sync::Arc;
 
-use authn_core::audit::events;
-use authn_core::model::clean_user_agent;
 use authn_core::store::{HeldSession, PreparedSession, SessionStore, StoreFuture};
 use authn_core::{NewSession, SessionId, StoreError, StoreResult};
-use serde_json::json;
 use sqlx::pool::PoolConnection;
 use sqlx::{Postgres, raw_sql};
 use tokio::sync::{OwnedSemaphorePermit, oneshot};
 
 use crate::PgStore;
 use crate::error::map_sqlx_error;
-use crate::sql::micros;
 
 /// The commit of a session written ahead: one message, so one round trip.
 /// Should the function raise (the user disabled or gone, the attempt
@@ -257,53 +253,19 @@ impl PgStore {
         id: SessionId,
     ) -> StoreResult<()> {
         tx.run("BEGIN").await?;
-        let lifetime = micros(
-            new.expires_in.unwrap_or(self.policy.session_lifetime),
-            "expires_in",
+        let call = self.bind_new_session(
+            sqlx::query_scalar(
+                "SELECT authn_write_session_ahead($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+                     $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
+            ),
+            new,
+            id,
         )?;
-        let user_agent = new.user_agent.as_deref().and_then(clean_user_agent);
-        // The audit values but `expires_at`, which the function adds from
-        // the row it inserted.
-        let values = json!({
-            "user_id": new.user_id,
-            "ip_address": new.ip_address,
-            "user_agent": user_agent,
-            "partial": new.partial,
-            "amr": new.amr,
-            "acr": new.acr,
-        });
-        let actor = self.actor.as_deref();
-        let attempt = new.concludes.as_ref().map(|p| (p, self.keyed(&p.subject)));
-        let outcome: String = sqlx::query_scalar(
-            "SELECT authn_write_session_ahead($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-                 $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
-        )
-        .bind(self.namespace.as_str())
-        .bind(id.as_uuid())
-        .bind(new.user_id.as_uuid())
-        .bind(new.token_hash.as_str())
-        .bind(lifetime)
-        .bind(new.ip_address)
-        .bind(user_agent.as_deref())
-        .bind(new.partial)
-        .bind(&new.amr)
-        .bind(new.acr.as_deref())
-        .bind(new.mfa)
-        .bind(uuid::Uuid::now_v7())
-        .bind(events::SESSION_CREATED)
-        .bind(actor.map(|a| a.actor_id.as_str()))
-        .bind(actor.and_then(|a| a.request_id.as_deref()))
-        .bind(actor.and_then(|a| a.on_behalf_of.as_deref()))
-        .bind(actor.and_then(|a| a.reason.as_deref()))
-        .bind(actor.and_then(|a| a.ip_address))
-        .bind(actor.and_then(|a| a.user_agent.as_deref()))
-        .bind(values)
-        .bind(attempt.as_ref().map(|(p, _)| p.attempt_id.as_uuid()))
-        .bind(attempt.as_ref().map(|(_, k)| k.kind))
-        .bind(attempt.as_ref().map(|(_, k)| k.subject.as_str()))
-        .fetch_one(tx.conn()?)
-        .await
-        .map_err(map_sqlx_error)?;
+        let outcome = self
+            .bind_concluded(call, new.concludes.as_ref())
+            .fetch_one(tx.conn()?)
+            .await
+            .map_err(map_sqlx_error)?;
         match outcome.as_str() {
             "written" => Ok(()),
             // Refused: `create_session_with` says why, at the commit.

@@ -12,6 +12,9 @@ use authn_core::{
 };
 use chrono::{DateTime, Utc};
 use serde_json::json;
+use sqlx::Postgres;
+use sqlx::postgres::PgArguments;
+use sqlx::query::QueryScalar;
 use uuid::Uuid;
 
 use crate::PgStore;
@@ -60,7 +63,71 @@ impl PgStore {
     }
 }
 
+/// A call of `authn_create_session` or `authn_write_session_ahead`,
+/// answering an outcome.
+pub(crate) type SessionCall<'q> = QueryScalar<'q, Postgres, String, PgArguments>;
+
 impl PgStore {
+    /// Binds the first twenty arguments `authn_create_session` and
+    /// `authn_write_session_ahead` share (migrations 0004, 0005): the
+    /// session, its audit event (its values but `expires_at`, which the
+    /// functions add from the row they insert) and the actor.
+    pub(crate) fn bind_new_session<'q>(
+        &self,
+        call: SessionCall<'q>,
+        new: &'q NewSession,
+        id: SessionId,
+    ) -> StoreResult<SessionCall<'q>> {
+        let lifetime = micros(
+            new.expires_in.unwrap_or(self.policy.session_lifetime),
+            "expires_in",
+        )?;
+        let user_agent = new.user_agent.as_deref().and_then(clean_user_agent);
+        let values = json!({
+            "user_id": new.user_id,
+            "ip_address": new.ip_address,
+            "user_agent": user_agent,
+            "partial": new.partial,
+            "amr": new.amr,
+            "acr": new.acr,
+        });
+        let actor = self.actor.as_deref();
+        Ok(call
+            .bind(self.namespace.as_str().to_owned())
+            .bind(id.as_uuid())
+            .bind(new.user_id.as_uuid())
+            .bind(new.token_hash.as_str())
+            .bind(lifetime)
+            .bind(new.ip_address)
+            .bind(user_agent)
+            .bind(new.partial)
+            .bind(&new.amr)
+            .bind(new.acr.as_deref())
+            .bind(new.mfa)
+            .bind(uuid::Uuid::now_v7())
+            .bind(events::SESSION_CREATED)
+            .bind(actor.map(|a| a.actor_id.as_str().to_owned()))
+            .bind(actor.and_then(|a| a.request_id.clone()))
+            .bind(actor.and_then(|a| a.on_behalf_of.clone()))
+            .bind(actor.and_then(|a| a.reason.clone()))
+            .bind(actor.and_then(|a| a.ip_address))
+            .bind(actor.and_then(|a| a.user_agent.clone()))
+            .bind(values))
+    }
+
+    /// Binds the attempt a session concludes, if any: its id, kind and
+    /// subject (the functions' last three arguments).
+    pub(crate) fn bind_concluded<'q>(
+        &self,
+        call: SessionCall<'q>,
+        concludes: Option<&AttemptPermit>,
+    ) -> SessionCall<'q> {
+        let attempt = concludes.map(|p| (p.attempt_id, self.keyed(&p.subject)));
+        call.bind(attempt.as_ref().map(|(id, _)| id.as_uuid()))
+            .bind(attempt.as_ref().map(|(_, k)| k.kind))
+            .bind(attempt.map(|(_, k)| k.subject))
+    }
+
     /// `authn_create_session` for `new` on `exec`: the user's share lock
     /// (primary key), the attempt `concludes` finished as a success (its
     /// subject's lock, primary key), the insert
@@ -74,54 +141,18 @@ impl PgStore {
         id: SessionId,
         concludes: Option<&AttemptPermit>,
     ) -> StoreResult<String> {
-        let lifetime = micros(
-            new.expires_in.unwrap_or(self.policy.session_lifetime),
-            "expires_in",
+        let call = self.bind_new_session(
+            sqlx::query_scalar(
+                "SELECT outcome FROM authn_create_session($1, $2, $3, $4, $5, $6, $7, $8, $9,
+                     $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
+            ),
+            new,
+            id,
         )?;
-        let user_agent = new.user_agent.as_deref().and_then(clean_user_agent);
-        // The audit values but `expires_at`, which the function adds from
-        // the row it inserted.
-        let values = json!({
-            "user_id": new.user_id,
-            "ip_address": new.ip_address,
-            "user_agent": user_agent,
-            "partial": new.partial,
-            "amr": new.amr,
-            "acr": new.acr,
-        });
-        let actor = self.actor.as_deref();
-        let attempt = concludes.map(|p| (p, self.keyed(&p.subject)));
-        sqlx::query_scalar(
-            "SELECT outcome FROM authn_create_session($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
-                 $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
-        )
-        .bind(self.namespace.as_str())
-        .bind(id.as_uuid())
-        .bind(new.user_id.as_uuid())
-        .bind(new.token_hash.as_str())
-        .bind(lifetime)
-        .bind(new.ip_address)
-        .bind(user_agent.as_deref())
-        .bind(new.partial)
-        .bind(&new.amr)
-        .bind(new.acr.as_deref())
-        .bind(new.mfa)
-        .bind(uuid::Uuid::now_v7())
-        .bind(events::SESSION_CREATED)
-        .bind(actor.map(|a| a.actor_id.as_str()))
-        .bind(actor.and_then(|a| a.request_id.as_deref()))
-        .bind(actor.and_then(|a| a.on_behalf_of.as_deref()))
-        .bind(actor.and_then(|a| a.reason.as_deref()))
-        .bind(actor.and_then(|a| a.ip_address))
-        .bind(actor.and_then(|a| a.user_agent.as_deref()))
-        .bind(values)
-        .bind(crate::attempts::ATTEMPT_LOCK_CLASS)
-        .bind(attempt.as_ref().map(|(p, _)| p.attempt_id.as_uuid()))
-        .bind(attempt.as_ref().map(|(_, k)| k.kind))
-        .bind(attempt.as_ref().map(|(_, k)| k.subject.as_str()))
-        .fetch_one(exec)
-        .await
-        .map_err(map_sqlx_error)
+        self.bind_concluded(call.bind(crate::attempts::ATTEMPT_LOCK_CLASS), concludes)
+            .fetch_one(exec)
+            .await
+            .map_err(map_sqlx_error)
     }
 }
 
