@@ -456,6 +456,28 @@ pub async fn create_session_with_refuses_unknown_disabled_and_duplicate<H: Harne
     ));
 }
 
+/// `email`'s one attempt, `permit`, finished as a success by a session:
+/// no longer counted (max 1), recorded as a success, and not open any
+/// more, whichever way it would be finished again.
+async fn concluded_as_a_success<S: LoginAttemptStore>(
+    s: &S,
+    email: &str,
+    permit: &authn_core::AttemptPermit,
+) {
+    assert!(!s.is_locked_out(email, None, Some(1)).await.unwrap());
+    let recent = s.get_recent_attempts(email, None).await.unwrap();
+    assert_eq!(recent.len(), 1);
+    assert!(recent[0].success);
+    for success in [false, true] {
+        assert!(matches!(
+            s.finish_login_attempt(permit, success).await,
+            Err(StoreError::NotFound {
+                entity: "login_attempt"
+            })
+        ));
+    }
+}
+
 /// A session that concludes a login attempt finishes it as a success in
 /// its own commit: the attempt stops counting and cannot be finished again;
 /// one no longer open, or a refused user, writes neither.
@@ -486,24 +508,7 @@ pub async fn a_session_concludes_its_login_attempt<H: Harness>(h: &H) {
         .unwrap()
         .unwrap();
     assert_eq!(v.session_id, sid);
-    // finished as a success: no longer counted, not open any more
-    assert!(
-        !s.is_locked_out("concl@example.com", None, Some(1))
-            .await
-            .unwrap()
-    );
-    let recent = s
-        .get_recent_attempts("concl@example.com", None)
-        .await
-        .unwrap();
-    assert_eq!(recent.len(), 1);
-    assert!(recent[0].success);
-    assert!(matches!(
-        s.finish_login_attempt(&open, false).await,
-        Err(StoreError::NotFound {
-            entity: "login_attempt"
-        })
-    ));
+    concluded_as_a_success(&s, "concl@example.com", &open).await;
     // an attempt no longer open: no session
     let (tok2, hash2) = token();
     assert!(matches!(
@@ -593,24 +598,7 @@ pub async fn a_prepared_session_exists_only_once_committed<H: Harness>(h: &H) {
     let ev = events_of(&other, "session_created").await;
     assert_eq!(ev.len(), 1);
     assert_eq!(ev[0].resource_id.as_deref(), Some(sid.to_string().as_str()));
-    assert!(
-        !other
-            .is_locked_out("prep@example.com", None, Some(1))
-            .await
-            .unwrap()
-    );
-    let recent = other
-        .get_recent_attempts("prep@example.com", None)
-        .await
-        .unwrap();
-    assert_eq!(recent.len(), 1);
-    assert!(recent[0].success);
-    assert!(matches!(
-        s.finish_login_attempt(&permit, true).await,
-        Err(StoreError::NotFound {
-            entity: "login_attempt"
-        })
-    ));
+    concluded_as_a_success(&other, "prep@example.com", &permit).await;
 }
 
 /// A prepared session aborted (wrong password, or no verdict), or

@@ -127,48 +127,6 @@ impl PgStore {
             .bind(attempt.as_ref().map(|(_, k)| k.kind))
             .bind(attempt.map(|(_, k)| k.subject))
     }
-
-    /// `authn_create_session` for `new` on `exec`: the user's share lock
-    /// (primary key), the attempt `concludes` finished as a success (its
-    /// subject's lock, primary key), the insert
-    /// (sessions_namespace_token_hash_key -> AlreadyExists(token_hash)) and
-    /// the audit event; the transaction it runs in commits without waiting
-    /// for the WAL flush. Returns the function's outcome.
-    async fn call_create_session<'c, E: sqlx::PgExecutor<'c>>(
-        &self,
-        exec: E,
-        new: &NewSession,
-        id: SessionId,
-        concludes: Option<&AttemptPermit>,
-    ) -> StoreResult<String> {
-        let call = self.bind_new_session(
-            sqlx::query_scalar(
-                "SELECT outcome FROM authn_create_session($1, $2, $3, $4, $5, $6, $7, $8, $9,
-                     $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
-            ),
-            new,
-            id,
-        )?;
-        self.bind_concluded(call.bind(crate::attempts::ATTEMPT_LOCK_CLASS), concludes)
-            .fetch_one(exec)
-            .await
-            .map_err(map_sqlx_error)
-    }
-}
-
-/// `authn_create_session`'s outcome as the store's answer.
-fn created_outcome(outcome: &str) -> StoreResult<()> {
-    match outcome {
-        "created" => Ok(()),
-        "no_user" => Err(StoreError::NotFound { entity: "user" }),
-        "disabled" => Err(StoreError::UserDisabled),
-        "attempt_not_open" => Err(StoreError::NotFound {
-            entity: "login_attempt",
-        }),
-        other => Err(StoreError::Internal {
-            source: format!("authn_create_session answered {other:?}").into(),
-        }),
-    }
 }
 
 /// `amr` joined with the methods of an upgrade, each once, in order.
@@ -239,13 +197,39 @@ impl SessionStore for PgStore {
 
     async fn create_session_with(&self, new: &NewSession) -> StoreResult<SessionId> {
         let id = SessionId::new();
-        // One round trip, committed without waiting for the WAL flush
+        // One round trip: the user's share lock (primary key), the attempt
+        // concluded (its subject's lock, primary key), the insert
+        // (sessions_namespace_token_hash_key -> AlreadyExists(token_hash))
+        // and the audit event, committed without waiting for the WAL flush
         // (every login writes a session after its hash; one lost in a crash
         // only signs its holder out).
+        let call = self.bind_new_session(
+            sqlx::query_scalar(
+                "SELECT outcome FROM authn_create_session($1, $2, $3, $4, $5, $6, $7, $8, $9,
+                     $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
+            ),
+            new,
+            id,
+        )?;
         let created = self
-            .call_create_session(&self.pool, new, id, new.concludes.as_ref())
-            .await?;
-        created_outcome(&created).map(|()| id)
+            .bind_concluded(
+                call.bind(crate::attempts::ATTEMPT_LOCK_CLASS),
+                new.concludes.as_ref(),
+            )
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_sqlx_error)?;
+        match created.as_str() {
+            "created" => Ok(id),
+            "no_user" => Err(StoreError::NotFound { entity: "user" }),
+            "disabled" => Err(StoreError::UserDisabled),
+            "attempt_not_open" => Err(StoreError::NotFound {
+                entity: "login_attempt",
+            }),
+            other => Err(StoreError::Internal {
+                source: format!("authn_create_session answered {other:?}").into(),
+            }),
+        }
     }
 
     async fn prepare_session(&self, new: &NewSession) -> StoreResult<PreparedSession> {

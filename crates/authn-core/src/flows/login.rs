@@ -23,7 +23,7 @@ struct LoginAhead {
     /// The session those reads lead to, written ahead of the verdict
     /// ([`prepare_session`](crate::store::SessionStore::prepare_session));
     /// `None` when the reservation or the reads failed, the hash never
-    /// started, or the store refused.
+    /// started, other logins waited for the hasher, or the store refused.
     prepared: Option<(SessionPlan, PreparedSession)>,
 }
 
@@ -232,7 +232,10 @@ impl<S: Store + Clone + 'static> Authn<S> {
                 return Err(e.into());
             }
         };
-        let (Some(user_id), Some(verdict)) = (user_id, verdict.filter(|v| v.matches)) else {
+        // `reads` is there whenever `user_id` is (login_ahead).
+        let (Some(user_id), Some(verdict), Some(reads)) =
+            (user_id, verdict.filter(|v| v.matches), reads)
+        else {
             // The session dropped, which waits for nothing (the store
             // rolls it back on its own time), and the failure recorded as
             // for an unknown email: the same work after the same hash.
@@ -249,11 +252,6 @@ impl<S: Store + Clone + 'static> Authn<S> {
                 .map(|id| plan.answer(id))
                 .map_err(AuthError::from),
             None => {
-                let reads = match reads {
-                    Some(reads) => reads,
-                    // Not read ahead only for a user who cannot sign in.
-                    None => self.first_factor_reads(user_id).await,
-                };
                 let reads = match reads {
                     Ok(reads) => reads,
                     Err(e) => {
